@@ -1,0 +1,132 @@
+"""The user-facing autograd tools: ``grad``, ``gradcheck`` and ``detect_anomaly``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import engine
+from .engine import Op, dual
+from .tensor import Tensor, _seed_gradient
+
+Function = Op  # torch's name for the base class of user-defined ops
+
+__all__ = ["Function", "Op", "detect_anomaly", "dual", "grad", "gradcheck", "GradcheckError"]
+
+
+def _as_list(x: Tensor | Sequence[Tensor]) -> list[Tensor]:
+    return [x] if isinstance(x, Tensor) else list(x)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple; no
+    ``.grad`` field is touched. ``inputs`` may be leaves or intermediate tensors."""
+    outs, ins = _as_list(outputs), _as_list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outs)
+    seeds = [_seed_gradient(o, g, "grad", create_graph) for o, g in zip(outs, _as_list_any(grad_outputs))]
+    for i, o in enumerate(outs):
+        if not o.requires_grad:
+            raise RuntimeError(f"grad: output {i} does not require grad (no graph leads to it)")
+    for i, t in enumerate(ins):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad, so it has no gradient")
+    keys = {id(t._op) if t._op is not None else id(t): None for t in ins}
+    if retain_graph is None:
+        retain_graph = create_graph
+    found = engine.run_backward(outs, seeds, retain_graph, create_graph, capture=keys)
+    results: list[Tensor | None] = []
+    for i, t in enumerate(ins):
+        g = found.get(id(t._op) if t._op is not None else id(t))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
+                    "pass allow_unused=True to get None for it"
+                )
+            results.append(None)
+        else:
+            results.append(g if isinstance(g, Tensor) else Tensor._make(np.array(g, dtype=t.dtype), False, None))
+    return tuple(results)
+
+
+def _as_list_any(x: Any) -> list[Any]:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+class GradcheckError(RuntimeError):
+    """Analytic and numeric gradients disagree."""
+
+
+def gradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+) -> bool:
+    """Compare the engine's gradients of ``fn(*inputs)`` with central finite differences.
+
+    Use float64 inputs. Returns True, or raises ``GradcheckError`` naming the input, the
+    element and both values."""
+    ins = _as_list(inputs)
+    for i, t in enumerate(ins):
+        if t.dtype != np.float64:
+            raise TypeError(f"gradcheck: input {i} has dtype {t.dtype}; finite differences need float64 (.double())")
+    output = fn(*ins)
+    out_size = output.data.size
+    wanted = [t for t in ins if t.requires_grad]
+    analytic = [np.zeros((out_size, t.data.size)) for t in wanted]
+    for k in range(out_size):
+        seed = np.zeros(out_size)
+        seed[k] = 1.0
+        grads = grad(output, wanted, seed.reshape(output.shape), retain_graph=True, allow_unused=True)
+        for rows, g in zip(analytic, grads):
+            if g is not None:
+                rows[k] = g.data.ravel()
+    for i, t in enumerate(ins):
+        if not t.requires_grad:
+            continue
+        rows = analytic[wanted.index(t)]
+        flat = t.data.reshape(-1)  # a view: perturb in place, then restore
+        for j in range(flat.size):
+            original = flat[j]
+            flat[j] = original + eps
+            with engine.no_grad():
+                plus = fn(*ins).data.ravel().copy()
+            flat[j] = original - eps
+            with engine.no_grad():
+                minus = fn(*ins).data.ravel().copy()
+            flat[j] = original
+            numeric = (plus - minus) / (2 * eps)
+            a = rows[:, j]
+            bad = np.abs(a - numeric) > atol + rtol * np.abs(numeric)
+            if bad.any():
+                k = int(np.argmax(bad))
+                raise GradcheckError(
+                    f"gradcheck: input {i} (shape {t.shape}), element {tuple(int(n) for n in np.unravel_index(j, t.shape))}, "
+                    f"output element {k}: analytic {a[k]:.10g} vs numeric {numeric[k]:.10g}"
+                )
+    return True
+
+
+@contextlib.contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Check every op's forward result and every backward gradient for NaN/Inf, and raise a
+    RuntimeError naming the op that produced it (slow: for debugging)."""
+    previous = engine.state.anomaly
+    engine.state.anomaly = True
+    try:
+        yield
+    finally:
+        engine.state.anomaly = previous

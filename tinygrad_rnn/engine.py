@@ -1,0 +1,399 @@
+"""The autodiff engine: graph state, the Op base class, the graph walk and backward.
+
+Read this file top to bottom to see how reverse-mode differentiation works here:
+
+1. Every operation on tensors is an ``Op`` subclass with ``forward`` and ``backward`` side
+   by side (see ``tinygrad_rnn/ops``). ``Op.apply`` runs ``forward`` on numpy arrays and,
+   when an input requires grad, keeps the Op instance as the new tensor's creator. The Op
+   holds its inputs and what ``backward`` needs (``ctx.save_for_backward``); it never holds
+   its output, so a finished graph is freed by reference counting alone.
+2. ``topological_order`` walks the graph iteratively (an unrolled RNN is a deep graph;
+   recursion would hit Python's limit) and returns the ops, inputs before outputs.
+3. ``run_backward`` visits that order in reverse, calls each op's ``backward`` with the
+   gradient of its output, and adds the results into the gradients of its inputs. Leaves
+   (parameters, inputs with ``requires_grad=True``) accumulate into ``.grad``.
+
+Backward code is written once, with operators and with the ``dual`` helper, so that it
+runs on numpy arrays (fast: no graph is built) or, when ``create_graph=True``, on Tensors
+(the gradient computation is recorded and can itself be differentiated).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+
+class _State:
+    """Global switches, read on every op: kept as plain attributes for speed."""
+
+    grad_enabled = True  # build graphs at all?
+    scope: tuple[str, ...] = ()  # the current scope path, recorded by every op
+    anomaly = False  # check every forward and backward result for NaN/Inf
+    differentiable_backward = False  # inside a create_graph=True backward walk
+
+
+state = _State()
+
+
+# --------------------------------------------------------------------------- grad mode
+
+
+class _GradMode:
+    """Base of the grad-mode switches: a context manager and a decorator."""
+
+    enabled: bool
+
+    def __enter__(self) -> None:
+        self._previous = state.grad_enabled
+        state.grad_enabled = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        state.grad_enabled = self._previous
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        enabled = self.enabled
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(enabled):
+                return fn(*args, **kwargs)
+
+        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+        wrapper.__doc__ = fn.__doc__
+        return wrapper
+
+
+class no_grad(_GradMode):  # noqa: N801 - named like torch.no_grad
+    """Context manager / decorator: ops inside build no graph (inference, optimizer steps)."""
+
+    enabled = False
+
+
+class enable_grad(_GradMode):  # noqa: N801 - named like torch.enable_grad
+    """Context manager / decorator: turn graph building back on inside ``no_grad``."""
+
+    enabled = True
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801 - named like torch.set_grad_enabled
+    """``set_grad_enabled(False)`` switches graph building off now; as a context manager it
+    restores the previous mode on exit."""
+
+    def __init__(self, mode: bool) -> None:
+        self.enabled = bool(mode)
+        self._previous = state.grad_enabled
+        state.grad_enabled = self.enabled
+
+    def __enter__(self) -> None:
+        pass  # already switched in __init__, as torch does
+
+
+def is_grad_enabled() -> bool:
+    return state.grad_enabled
+
+
+@contextlib.contextmanager
+def scope(name: str) -> Iterator[None]:
+    """Tag every op created inside with ``name`` (nestable: paths join with "/").
+
+    The nn layers tag each unrolled time step (``scope("t=3")``) and the renderer draws one
+    cluster per scope; tag your own code the same way::
+
+        with tinygrad_rnn.scope("encoder"):
+            h = encoder(x)
+    """
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"scope: name must be a non-empty string without '/', got {name!r}")
+    previous = state.scope
+    state.scope = previous + (name,)
+    try:
+        yield
+    finally:
+        state.scope = previous
+
+
+# --------------------------------------------------------------------------- the Op node
+
+_FREED = object()  # marks saved arrays released by a backward without retain_graph
+
+_FREED_MESSAGE = (
+    "{op}: trying to backward through the graph a second time: its saved arrays were freed "
+    "by the first backward(). Pass retain_graph=True to the first backward() if you really "
+    "need to go through the same graph twice. In recurrent training the usual cause is a "
+    "hidden state carried into the next chunk without cutting it: call h = h.detach() "
+    "(for an LSTM, (h.detach(), c.detach())) between chunks (truncated BPTT)."
+)
+
+
+class Op:
+    """A node of the graph: one differentiable operation.
+
+    Subclass it to add an op: write ``forward(ctx, *args)`` on numpy arrays (tensor
+    arguments arrive as arrays, anything else as is) and ``backward(ctx, grad_output)``
+    returning one gradient per argument of ``forward`` (``None`` where there is none).
+    ``ctx`` is the Op instance itself: keep what backward needs with
+    ``ctx.save_for_backward(*arrays)`` and read it back with ``ctx.saved_tensors``; plain
+    attributes (``ctx.dim = dim``) work too. Write backward with operators and ``dual`` so
+    it works on arrays and, under ``create_graph=True``, on Tensors. Then call
+    ``MyOp.apply(tensor, ...)``. Example: ``tinygrad_rnn/ops/activation.py``.
+    """
+
+    __slots__ = ("inputs", "saved", "scope", "_output_slot", "__dict__")
+
+    name = "op"  # shown in errors and in rendered graphs; subclasses override
+
+    inputs: tuple[Any, ...]
+    saved: Any
+    scope: tuple[str, ...]
+    _output_slot: int
+
+    @staticmethod
+    def forward(ctx: Any, *args: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: Any) -> Any:
+        raise NotImplementedError
+
+    # -- used inside forward/backward -----------------------------------------------------
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        self.saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        saved = self.saved
+        if saved is _FREED:
+            raise RuntimeError(_FREED_MESSAGE.format(op=self.describe()))
+        if not state.differentiable_backward:
+            return saved
+        return tuple(self._saved_as_tensor(i, a) for i, a in enumerate(saved))
+
+    def _saved_as_tensor(self, index: int, array: Any) -> Any:
+        """Under create_graph, saved arrays become Tensors connected to the graph: an input
+        becomes that input, the output becomes a tensor made by this very op; anything else
+        is a constant."""
+        from .tensor import Tensor
+
+        for t in self.inputs:
+            if isinstance(t, Tensor) and t.data is array:
+                return t
+        if index == self._output_slot:
+            return Tensor._make(array, True, self)
+        return Tensor(array) if isinstance(array, np.ndarray) else array
+
+    @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        from .tensor import Tensor
+
+        return tuple(isinstance(t, Tensor) and t.requires_grad for t in self.inputs)
+
+    def describe(self) -> str:
+        """The op's name and where it was made, for error messages: ``tanh (in t=3)``."""
+        return f"{self.name} (in {'/'.join(self.scope)})" if self.scope else self.name
+
+    # -- creating nodes -------------------------------------------------------------------
+
+    @classmethod
+    def apply(cls, *args: Any) -> Tensor:
+        """Run ``forward`` on the arrays of ``args`` and return the result as a Tensor that
+        remembers this op, if any tensor argument requires grad and grad mode is on."""
+        from .tensor import Tensor
+
+        ctx = cls.__new__(cls)
+        ctx.saved = ()
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        try:
+            out = cls.forward(ctx, *arrays)
+        except (ValueError, IndexError, TypeError) as error:
+            raise _named_error(cls.name, error, args) from error
+        if type(out) is not np.ndarray:  # numpy turns 0-d results into scalars
+            out = np.asarray(out)
+        if state.anomaly:
+            _check_finite(out, f"{cls.name} forward")
+        requires_grad = False
+        if state.grad_enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a.requires_grad:
+                    requires_grad = True
+                    break
+        if not requires_grad:
+            return Tensor._make(out, False, None)
+        ctx.inputs = args
+        ctx.scope = state.scope
+        ctx._output_slot = -1
+        for i, s in enumerate(ctx.saved):
+            if s is out:
+                ctx._output_slot = i
+        return Tensor._make(out, True, ctx)
+
+
+def dual(op: type[Op], *args: Any) -> Any:
+    """Apply ``op`` to Tensors (recorded in the graph) or directly to arrays.
+
+    Backward code uses this for everything that is not an operator, e.g.
+    ``dual(SumTo, grad, shape)``: on arrays it is plain numpy, under ``create_graph`` it
+    becomes part of the graph."""
+    from .tensor import Tensor
+
+    for a in args:
+        if isinstance(a, Tensor):
+            return op.apply(*args)
+    return op.forward(op.__new__(op), *args)
+
+
+def _named_error(name: str, error: Exception, args: Sequence[Any]) -> Exception:
+    """Prefix numpy's error with the op's name and the shapes it was given."""
+    from .tensor import Tensor
+
+    message = str(error)
+    if message.startswith(f"{name}:"):
+        return error
+    shapes = ", ".join(str(a.shape) for a in args if isinstance(a, (Tensor, np.ndarray)))
+    return type(error)(f"{name}: {message} (tensor shapes: {shapes})")
+
+
+def _check_finite(value: Any, where: str) -> None:
+    from .tensor import Tensor
+
+    array = value.data if isinstance(value, Tensor) else value
+    if isinstance(array, np.ndarray) and array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        bad = "NaN" if np.isnan(array).any() else "Inf"
+        raise RuntimeError(f"detect_anomaly: {where} produced {bad} (shape {array.shape})")
+
+
+# --------------------------------------------------------------------------- the walk
+
+
+def topological_order(ops: Sequence[Op]) -> list[Op]:
+    """All ops reachable from ``ops``, each after the ops that made its inputs.
+
+    Iterative depth-first search: no recursion, so a 100,000-step unroll is fine. The
+    engine's backward and the renderer both use this one walk."""
+    from .tensor import Tensor
+
+    order: list[Op] = []
+    visited: set[int] = set()
+    stack: list[tuple[Op, bool]] = [(op, False) for op in reversed(ops)]
+    while stack:
+        op, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(op)
+            continue
+        if id(op) in visited:
+            continue
+        visited.add(id(op))
+        stack.append((op, True))
+        for t in reversed(op.inputs):
+            if isinstance(t, Tensor) and t._op is not None and id(t._op) not in visited:
+                stack.append((t._op, False))
+    return order
+
+
+def run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    capture: dict[int, Any] | None = None,
+    capture_all: bool = False,
+) -> dict[int, Any]:
+    """Propagate ``root_grads`` from ``roots`` back through the graph.
+
+    Without ``capture``, leaf gradients accumulate into ``.grad`` (``Tensor.backward``).
+    With ``capture`` (a dict whose keys are ``id`` of the wanted tensors' ops or leaves),
+    nothing is accumulated and the gradients of those tensors are returned instead
+    (``autograd.grad``). ``capture_all`` returns the gradient of every op output and leaf
+    (used by the renderer's gradient colouring).
+    """
+    from .tensor import Tensor
+
+    accumulate = capture is None and not capture_all
+    found: dict[int, Any] = {}
+    grads: dict[int, Any] = {}
+    leaves: list[tuple[Tensor, Any]] = []
+
+    def add_leaf(leaf: Tensor, g: Any) -> None:
+        key = id(leaf)
+        if accumulate:
+            leaves.append((leaf, g))
+        elif capture_all or key in capture:  # type: ignore[operator]
+            found[key] = found[key] + g if key in found else g
+
+    for root, g in zip(roots, root_grads):
+        if root._op is None:
+            add_leaf(root, g)
+        else:
+            key = id(root._op)
+            grads[key] = grads[key] + g if key in grads else g
+
+    previous = state.differentiable_backward, state.grad_enabled
+    state.differentiable_backward, state.grad_enabled = create_graph, create_graph
+    try:
+        for op in reversed(topological_order([r._op for r in roots if r._op is not None])):
+            grad_output = grads.pop(id(op), None)
+            if grad_output is None:
+                continue
+            if capture_all or (capture is not None and id(op) in capture):
+                found[id(op)] = grad_output
+            input_grads = type(op).backward(op, grad_output)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            if len(input_grads) != len(op.inputs):
+                raise RuntimeError(
+                    f"{op.describe()}: backward returned {len(input_grads)} gradients, "
+                    f"expected {len(op.inputs)} (one per argument of forward, None for "
+                    "non-tensor arguments)"
+                )
+            for t, g in zip(op.inputs, input_grads):
+                if g is None or not isinstance(t, Tensor) or not t.requires_grad:
+                    continue
+                g = _conform(op, t, g)
+                parent = t._op
+                if parent is None:
+                    add_leaf(t, g)
+                else:
+                    key = id(parent)
+                    grads[key] = grads[key] + g if key in grads else g
+            if not retain_graph and op.saved:
+                op.saved = _FREED
+    finally:
+        state.differentiable_backward, state.grad_enabled = previous
+
+    for leaf, g in leaves:
+        _accumulate_leaf(leaf, g, create_graph)
+    return found
+
+
+def _conform(op: Op, t: Tensor, g: Any) -> Any:
+    """Check a gradient against its input: same shape, same dtype (cast if needed)."""
+    if g.shape != t.data.shape:
+        raise RuntimeError(
+            f"{op.describe()}: backward returned a gradient of shape {tuple(g.shape)} for an "
+            f"input of shape {t.data.shape}; a custom op's backward must return one gradient "
+            "per input with that input's shape"
+        )
+    if state.anomaly:
+        _check_finite(g, f"{op.describe()} backward")
+    if g.dtype != t.data.dtype:
+        g = g.astype(t.data.dtype) if isinstance(g, np.ndarray) else g.to(t.data.dtype)
+    return g
+
+
+def _accumulate_leaf(leaf: Tensor, g: Any, create_graph: bool) -> None:
+    from .tensor import Tensor
+
+    if create_graph:
+        grad = g if isinstance(g, Tensor) else Tensor(g)
+        leaf._grad = grad if leaf._grad is None else leaf._grad + grad
+    elif leaf._grad is None:
+        # a copy: the same array may have been handed to several inputs (add's backward)
+        leaf._grad = Tensor._make(np.array(g, dtype=leaf.data.dtype), False, None)
+    else:
+        leaf._grad = Tensor._make(leaf._grad.data + g, False, None)

@@ -1,0 +1,14 @@
+"""Every op of the engine, one class each, forward and backward side by side."""
+
+from .activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .elementwise import Abs, Add, Cast, Div, Exp, Log, Mul, Neg, Pow, Sqrt, Sub
+from .linalg import Linear, MatMul
+from .reduce import BroadcastTo, Max, MaxDim, Mean, Sum, SumTo, argmax_indices, sum_to
+from .shape import Cat, GetItem, IndexAdd, Permute, Reshape, Stack, Transpose, cat, stack
+
+__all__ = [
+    "Abs", "Add", "BroadcastTo", "Cast", "Cat", "Div", "Exp", "GetItem", "IndexAdd", "Linear",
+    "Log", "LogSoftmax", "MatMul", "Max", "MaxDim", "Mean", "Mul", "Neg", "Permute", "Pow",
+    "ReLU", "Reshape", "Sigmoid", "Softmax", "Stack", "Sub", "Sum", "SumTo", "Tanh",
+    "Transpose", "argmax_indices", "cat", "stack", "sum_to",
+]

@@ -1,0 +1,82 @@
+"""Matrix products: matmul (``@``) and the fused affine map ``x @ W.T + b`` of a Linear
+layer (one node in the graph instead of three, and one less temporary)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..engine import Op
+from .reduce import sum_to
+
+
+class MatMul(Op):
+    """``a @ b`` for 1-D, 2-D and batched operands (batch dims broadcast), as numpy/torch."""
+
+    name = "matmul"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: both operands need at least 1 dim, got shapes {a.shape} and {b.shape}")
+        inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if a.shape[-1] != inner_b:
+            raise ValueError(
+                f"matmul: shapes {a.shape} and {b.shape} are not aligned: {a.shape[-1]} (last dim "
+                f"of the first) != {inner_b} ({'first' if b.ndim == 1 else 'second-to-last'} dim "
+                "of the second)"
+            )
+        ctx.save_for_backward(a, b)
+        return np.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
+        a, b = ctx.saved_tensors
+        # treat 1-D operands as matrices (a row, b a column), as the forward did
+        a2 = a.reshape((1, a.shape[0])) if a.ndim == 1 else a
+        b2 = b.reshape((b.shape[0], 1)) if b.ndim == 1 else b
+        g = grad
+        if a.ndim == 1:
+            g = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:]) if b.ndim > 1 else g.reshape(g.shape + (1,))
+        if b.ndim == 1:
+            g = g.reshape(g.shape + (1,))
+        needs = ctx.needs_input_grad
+        grad_a = sum_to(g @ b2.mT, a2.shape).reshape(a.shape) if needs[0] else None
+        grad_b = sum_to(a2.mT @ g, b2.shape).reshape(b.shape) if needs[1] else None
+        return grad_a, grad_b
+
+
+class Linear(Op):
+    """``x @ weight.T + bias`` with x of shape (..., in), weight (out, in), bias (out,)."""
+
+    name = "linear"
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+        if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+            raise ValueError(
+                f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features "
+                f"but weight of shape {weight.shape} expects {weight.shape[-1]}"
+            )
+        if bias is not None and bias.shape != (weight.shape[0],):
+            raise ValueError(f"linear: bias of shape {bias.shape} does not match weight of shape {weight.shape}")
+        ctx.save_for_backward(x, weight)
+        out = x @ weight.T
+        if bias is not None:
+            out += bias
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> tuple[Any, Any, Any]:
+        x, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        grad_x = grad @ weight if needs[0] else None
+        grad_w = grad_b = None
+        if needs[1] or needs[2]:
+            grad_2d = grad.reshape((-1, weight.shape[0]))
+            if needs[1]:
+                grad_w = grad_2d.mT @ x.reshape((-1, weight.shape[1]))
+            if needs[2]:
+                grad_b = grad_2d.sum(0)
+        return grad_x, grad_w, grad_b
