@@ -49,9 +49,7 @@ def check_op(
 
     seed_grad = rng.standard_normal(out.shape)
     differentiable = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
-    ours_g = tg.autograd.grad(
-        out, [ours_in[i] for i in differentiable], seed_grad, create_graph=second_order
-    )
+    ours_g = tg.autograd.grad(out, [ours_in[i] for i in differentiable], seed_grad, create_graph=second_order)
     theirs_g = torch.autograd.grad(
         ref, [theirs_in[i] for i in differentiable], torch.tensor(seed_grad), create_graph=second_order
     )
@@ -68,9 +66,7 @@ def check_op(
             for g in tg.autograd.grad(our_total, our_inputs, allow_unused=True):
                 assert g is None or not np.any(g.data), "second derivative should be zero"
         return
-    their_second = torch.autograd.grad(
-        their_total, [theirs_in[i] for i in differentiable], allow_unused=True
-    )
+    their_second = torch.autograd.grad(their_total, [theirs_in[i] for i in differentiable], allow_unused=True)
     if not our_total.requires_grad:  # ours knows the gradient is constant: torch's must be 0
         for g in their_second:
             assert g is None or not torch.any(g), "torch has a non-zero second derivative"

@@ -141,9 +141,8 @@ def test_no_grad_and_detach_build_no_graph():
     assert not y.requires_grad and y.op is None
     z = x.detach()
     assert not z.requires_grad and z.data is x.data
-    with tg.no_grad():
-        with tg.enable_grad():
-            assert (x * 2).requires_grad
+    with tg.no_grad(), tg.enable_grad():
+        assert (x * 2).requires_grad
     tg.set_grad_enabled(False)
     try:
         assert not (x * 2).requires_grad
@@ -326,6 +325,5 @@ def test_scope_tags_ops_with_nested_paths():
     assert y.op.scope == ("rnn", "t=1")
     assert z.op.scope == ()
     assert y.op.describe() == "tanh (in rnn/t=1)"
-    with pytest.raises(ValueError, match="scope"):
-        with tg.scope("a/b"):
-            pass
+    with pytest.raises(ValueError, match="scope"), tg.scope("a/b"):
+        pass

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import tinygrad_rnn as tg
@@ -133,8 +132,16 @@ def test_max_with_dim_returns_values_and_indices(dim, keepdim):
 
 @pytest.mark.parametrize(
     "a_shape, b_shape",
-    [((3,), (3,)), ((3,), (3, 4)), ((2, 3), (3,)), ((2, 3), (3, 4)), ((5, 2, 3), (3, 4)),
-     ((2, 3), (5, 3, 4)), ((5, 1, 2, 3), (4, 3, 2)), ((5, 2, 3), (5, 3, 4))],
+    [
+        ((3,), (3,)),
+        ((3,), (3, 4)),
+        ((2, 3), (3,)),
+        ((2, 3), (3, 4)),
+        ((5, 2, 3), (3, 4)),
+        ((2, 3), (5, 3, 4)),
+        ((5, 1, 2, 3), (4, 3, 2)),
+        ((5, 2, 3), (5, 3, 4)),
+    ],
 )
 def test_matmul(a_shape, b_shape):
     check_op(lambda a, b: a @ b, lambda a, b: a @ b, [randn(*a_shape), randn(*b_shape)])
@@ -176,7 +183,11 @@ def test_shape_ops():
 )
 def test_getitem(index):
     x = randn(3, 4, 2)
-    check_op(lambda a: a[index], lambda a: a[torch.as_tensor(index) if isinstance(index, np.ndarray) else index], [x])
+    check_op(
+        lambda a: a[index],
+        lambda a: a[torch.as_tensor(index) if isinstance(index, np.ndarray) else index],
+        [x],
+    )
 
 
 def test_getitem_with_tensor_and_list_indices():

@@ -16,7 +16,25 @@ int64 = _np.int64
 __version__ = "0.1.0"
 
 __all__ = [
-    "Op", "Tensor", "arange", "autograd", "cat", "enable_grad", "float32", "float64", "int64",
-    "is_grad_enabled", "manual_seed", "no_grad", "ones", "ones_like", "rand", "randn", "scope",
-    "set_grad_enabled", "stack", "zeros", "zeros_like",
+    "Op",
+    "Tensor",
+    "arange",
+    "autograd",
+    "cat",
+    "enable_grad",
+    "float32",
+    "float64",
+    "int64",
+    "is_grad_enabled",
+    "manual_seed",
+    "no_grad",
+    "ones",
+    "ones_like",
+    "rand",
+    "randn",
+    "scope",
+    "set_grad_enabled",
+    "stack",
+    "zeros",
+    "zeros_like",
 ]

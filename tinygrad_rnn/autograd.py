@@ -56,7 +56,9 @@ def grad(
                 )
             results.append(None)
         else:
-            results.append(g if isinstance(g, Tensor) else Tensor._make(np.array(g, dtype=t.dtype), False, None))
+            results.append(
+                g if isinstance(g, Tensor) else Tensor._make(np.array(g, dtype=t.dtype), False, None)
+            )
     return tuple(results)
 
 
@@ -82,7 +84,9 @@ def gradcheck(
     ins = _as_list(inputs)
     for i, t in enumerate(ins):
         if t.dtype != np.float64:
-            raise TypeError(f"gradcheck: input {i} has dtype {t.dtype}; finite differences need float64 (.double())")
+            raise TypeError(
+                f"gradcheck: input {i} has dtype {t.dtype}; finite differences need float64 (.double())"
+            )
     output = fn(*ins)
     out_size = output.data.size
     wanted = [t for t in ins if t.requires_grad]
@@ -113,8 +117,9 @@ def gradcheck(
             bad = np.abs(a - numeric) > atol + rtol * np.abs(numeric)
             if bad.any():
                 k = int(np.argmax(bad))
+                element = tuple(int(n) for n in np.unravel_index(j, t.shape))
                 raise GradcheckError(
-                    f"gradcheck: input {i} (shape {t.shape}), element {tuple(int(n) for n in np.unravel_index(j, t.shape))}, "
+                    f"gradcheck: input {i} (shape {t.shape}), element {element}, "
                     f"output element {k}: analytic {a[k]:.10g} vs numeric {numeric[k]:.10g}"
                 )
     return True

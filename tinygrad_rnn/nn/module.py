@@ -34,6 +34,8 @@ class Module:
     (``rnn.weight_hh_l0``)."""
 
     training: bool
+    _parameters: dict[str, Parameter]
+    _modules: dict[str, Module]
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})

@@ -60,7 +60,9 @@ class Linear(Op):
                 f"but weight of shape {weight.shape} expects {weight.shape[-1]}"
             )
         if bias is not None and bias.shape != (weight.shape[0],):
-            raise ValueError(f"linear: bias of shape {bias.shape} does not match weight of shape {weight.shape}")
+            raise ValueError(
+                f"linear: bias of shape {bias.shape} does not match weight of shape {weight.shape}"
+            )
         ctx.save_for_backward(x, weight)
         out = x @ weight.T
         if bias is not None:

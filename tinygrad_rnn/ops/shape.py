@@ -98,7 +98,9 @@ class IndexAdd(Op):
     name = "index_add"
 
     @staticmethod
-    def forward(ctx: Any, values: np.ndarray, shape: tuple[int, ...], index: Any, advanced: bool) -> np.ndarray:
+    def forward(
+        ctx: Any, values: np.ndarray, shape: tuple[int, ...], index: Any, advanced: bool
+    ) -> np.ndarray:
         ctx.index = index
         out = np.zeros(shape, dtype=values.dtype)
         if advanced:
