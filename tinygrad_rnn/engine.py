@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .tensor import Tensor
 
 
 class _State:
@@ -179,8 +176,6 @@ class Op:
         """Under create_graph, saved arrays become Tensors connected to the graph: an input
         becomes that input, the output becomes a tensor made by this very op; anything else
         is a constant."""
-        from .tensor import Tensor
-
         for t in self.inputs:
             if isinstance(t, Tensor) and t.data is array:
                 return t
@@ -190,8 +185,6 @@ class Op:
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
-        from .tensor import Tensor
-
         return tuple(isinstance(t, Tensor) and t.requires_grad for t in self.inputs)
 
     def describe(self) -> str:
@@ -204,8 +197,6 @@ class Op:
     def apply(cls, *args: Any) -> Tensor:
         """Run ``forward`` on the arrays of ``args`` and return the result as a Tensor that
         remembers this op, if any tensor argument requires grad and grad mode is on."""
-        from .tensor import Tensor
-
         ctx = cls.__new__(cls)
         ctx.saved = ()
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
@@ -240,8 +231,6 @@ def dual(op: type[Op], *args: Any) -> Any:
     Backward code uses this for everything that is not an operator, e.g.
     ``dual(SumTo, grad, shape)``: on arrays it is plain numpy, under ``create_graph`` it
     becomes part of the graph."""
-    from .tensor import Tensor
-
     for a in args:
         if isinstance(a, Tensor):
             return op.apply(*args)
@@ -250,8 +239,6 @@ def dual(op: type[Op], *args: Any) -> Any:
 
 def _named_error(name: str, error: Exception, args: Sequence[Any]) -> Exception:
     """Prefix numpy's error with the op's name and the shapes it was given."""
-    from .tensor import Tensor
-
     message = str(error)
     if message.startswith(f"{name}:"):
         return error
@@ -260,8 +247,6 @@ def _named_error(name: str, error: Exception, args: Sequence[Any]) -> Exception:
 
 
 def _check_finite(value: Any, where: str) -> None:
-    from .tensor import Tensor
-
     array = value.data if isinstance(value, Tensor) else value
     if isinstance(array, np.ndarray) and array.dtype.kind == "f" and not np.all(np.isfinite(array)):
         bad = "NaN" if np.isnan(array).any() else "Inf"
@@ -276,8 +261,6 @@ def topological_order(ops: Sequence[Op]) -> list[Op]:
 
     Iterative depth-first search: no recursion, so a 100,000-step unroll is fine. The
     engine's backward and the renderer both use this one walk."""
-    from .tensor import Tensor
-
     order: list[Op] = []
     visited: set[int] = set()
     stack: list[tuple[Op, bool]] = [(op, False) for op in reversed(ops)]
@@ -312,8 +295,6 @@ def run_backward(
     (``autograd.grad``). ``capture_all`` returns the gradient of every op output and leaf
     (used by the renderer's gradient colouring).
     """
-    from .tensor import Tensor
-
     accumulate = capture is None and not capture_all
     found: dict[int, Any] = {}
     grads: dict[int, Any] = {}
@@ -387,8 +368,6 @@ def _conform(op: Op, t: Tensor, g: Any) -> Any:
 
 
 def _accumulate_leaf(leaf: Tensor, g: Any, create_graph: bool) -> None:
-    from .tensor import Tensor
-
     if create_graph:
         grad = g if isinstance(g, Tensor) else Tensor(g)
         leaf._grad = grad if leaf._grad is None else leaf._grad + grad
@@ -397,3 +376,7 @@ def _accumulate_leaf(leaf: Tensor, g: Any, create_graph: bool) -> None:
         leaf._grad = Tensor._make(np.array(g, dtype=leaf.data.dtype), False, None)
     else:
         leaf._grad = Tensor._make(leaf._grad.data + g, False, None)
+
+
+# Tensor is defined on top of this module (its methods create Ops), so it is bound last.
+from .tensor import Tensor  # noqa: E402

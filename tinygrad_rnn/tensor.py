@@ -33,7 +33,7 @@ class Tensor:
     copied, as ``torch.tensor`` does.
     """
 
-    __slots__ = ("data", "_grad", "requires_grad", "_op", "name", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "_op", "name", "_detached_from", "__weakref__")
 
     __array_ufunc__ = None  # make `ndarray + Tensor` call Tensor.__radd__, not numpy
 
@@ -42,6 +42,7 @@ class Tensor:
     requires_grad: bool
     _op: Op | None
     name: str | None
+    _detached_from: tuple[str, tuple[str, ...]] | None  # set by detach(): (op name, op scope)
 
     def __init__(self, data: TensorLike, requires_grad: bool = False, dtype: Any = None) -> None:
         dtype = _as_dtype(dtype)
@@ -60,6 +61,7 @@ class Tensor:
         self._grad = None
         self._op = None
         self.name = None
+        self._detached_from = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -73,6 +75,7 @@ class Tensor:
         t.requires_grad = requires_grad
         t._op = op
         t.name = None
+        t._detached_from = None
         return t
 
     # ------------------------------------------------------------------ properties
@@ -147,9 +150,13 @@ class Tensor:
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph (``requires_grad=False``).
 
-        Use it to carry a hidden state into the next chunk (truncated BPTT)."""
+        Use it to carry a hidden state into the next chunk (truncated BPTT). The copy
+        remembers where it was cut (the op's name and scope, not the op, so the old graph is
+        still freed): a rendered graph marks the truncation there."""
         t = Tensor._make(self.data, False, None)
         t.name = self.name
+        op = self._op
+        t._detached_from = (op.name, op.scope) if op is not None else self._detached_from
         return t
 
     def to(self, dtype: Any) -> Tensor:
@@ -202,43 +209,43 @@ class Tensor:
     # ------------------------------------------------------------------ arithmetic
 
     def __add__(self, other: TensorLike) -> Tensor:
-        return _ops().Add.apply(self, other)
+        return ops.Add.apply(self, other)
 
     def __radd__(self, other: TensorLike) -> Tensor:
-        return _ops().Add.apply(other, self)
+        return ops.Add.apply(other, self)
 
     def __sub__(self, other: TensorLike) -> Tensor:
-        return _ops().Sub.apply(self, other)
+        return ops.Sub.apply(self, other)
 
     def __rsub__(self, other: TensorLike) -> Tensor:
-        return _ops().Sub.apply(other, self)
+        return ops.Sub.apply(other, self)
 
     def __mul__(self, other: TensorLike) -> Tensor:
-        return _ops().Mul.apply(self, other)
+        return ops.Mul.apply(self, other)
 
     def __rmul__(self, other: TensorLike) -> Tensor:
-        return _ops().Mul.apply(other, self)
+        return ops.Mul.apply(other, self)
 
     def __truediv__(self, other: TensorLike) -> Tensor:
-        return _ops().Div.apply(self, other)
+        return ops.Div.apply(self, other)
 
     def __rtruediv__(self, other: TensorLike) -> Tensor:
-        return _ops().Div.apply(other, self)
+        return ops.Div.apply(other, self)
 
     def __pow__(self, other: TensorLike) -> Tensor:
-        return _ops().Pow.apply(self, other)
+        return ops.Pow.apply(self, other)
 
     def __rpow__(self, other: TensorLike) -> Tensor:
-        return _ops().Pow.apply(other, self)
+        return ops.Pow.apply(other, self)
 
     def __neg__(self) -> Tensor:
-        return _ops().Neg.apply(self)
+        return ops.Neg.apply(self)
 
     def __matmul__(self, other: TensorLike) -> Tensor:
-        return _ops().MatMul.apply(self, _as_tensor(other))
+        return ops.MatMul.apply(self, _as_tensor(other))
 
     def __rmatmul__(self, other: TensorLike) -> Tensor:
-        return _ops().MatMul.apply(_as_tensor(other), self)
+        return ops.MatMul.apply(_as_tensor(other), self)
 
     # comparisons give boolean tensors outside the graph, as in torch
     def __lt__(self, other: TensorLike) -> Tensor:
@@ -272,50 +279,48 @@ class Tensor:
     # ------------------------------------------------------------------ elementwise
 
     def exp(self) -> Tensor:
-        return _ops().Exp.apply(self)
+        return ops.Exp.apply(self)
 
     def log(self) -> Tensor:
-        return _ops().Log.apply(self)
+        return ops.Log.apply(self)
 
     def sqrt(self) -> Tensor:
-        return _ops().Sqrt.apply(self)
+        return ops.Sqrt.apply(self)
 
     def abs(self) -> Tensor:
-        return _ops().Abs.apply(self)
+        return ops.Abs.apply(self)
 
     def tanh(self) -> Tensor:
-        return _ops().Tanh.apply(self)
+        return ops.Tanh.apply(self)
 
     def sigmoid(self) -> Tensor:
-        return _ops().Sigmoid.apply(self)
+        return ops.Sigmoid.apply(self)
 
     def relu(self) -> Tensor:
-        return _ops().ReLU.apply(self)
+        return ops.ReLU.apply(self)
 
     def softmax(self, dim: int) -> Tensor:
-        return _ops().Softmax.apply(self, dim)
+        return ops.Softmax.apply(self, dim)
 
     def log_softmax(self, dim: int) -> Tensor:
-        return _ops().LogSoftmax.apply(self, dim)
+        return ops.LogSoftmax.apply(self, dim)
 
     # ------------------------------------------------------------------ reductions
 
     def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        return _ops().Sum.apply(self, dim, keepdim)
+        return ops.Sum.apply(self, dim, keepdim)
 
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        return _ops().Mean.apply(self, dim, keepdim)
+        return ops.Mean.apply(self, dim, keepdim)
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
         """``max()`` -> the largest element; ``max(dim)`` -> ``(values, indices)``."""
-        ops = _ops()
         if dim is None:
             return ops.Max.apply(self)
         indices = ops.argmax_indices(self.data, dim, keepdim)
         return ops.MaxDim.apply(self, indices, dim, keepdim), Tensor._make(indices, False, None)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        ops = _ops()
         if dim is None:
             return Tensor._make(np.array(np.argmax(self.data)), False, None)
         return Tensor._make(ops.argmax_indices(self.data, dim, keepdim), False, None)
@@ -325,7 +330,7 @@ class Tensor:
     def reshape(self, *shape: Any) -> Tensor:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return _ops().Reshape.apply(self, shape)
+        return ops.Reshape.apply(self, shape)
 
     view = reshape
 
@@ -348,12 +353,12 @@ class Tensor:
         return self.reshape(self.shape[:dim] + self.shape[dim + 1 :])
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
-        return _ops().Transpose.apply(self, dim0, dim1)
+        return ops.Transpose.apply(self, dim0, dim1)
 
     def permute(self, *dims: Any) -> Tensor:
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
-        return _ops().Permute.apply(self, dims)
+        return ops.Permute.apply(self, dims)
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - torch's name
@@ -366,7 +371,7 @@ class Tensor:
         return self.transpose(-2, -1)
 
     def __getitem__(self, index: Any) -> Tensor:
-        return _ops().GetItem.apply(self, index)
+        return ops.GetItem.apply(self, index)
 
     def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]:
         """Split into ``chunks`` equal pieces along ``dim`` (gates of an LSTM/GRU)."""
@@ -381,12 +386,6 @@ class Tensor:
 
     def matmul(self, other: TensorLike) -> Tensor:
         return self @ other
-
-
-def _ops() -> Any:
-    from . import ops
-
-    return ops
 
 
 def _raw(value: Any) -> Any:
@@ -427,3 +426,7 @@ def _seed_gradient(root: Tensor, gradient: TensorLike | None, where: str, create
         if create_graph and isinstance(gradient, Tensor):
             return gradient
     return Tensor._make(seed, False, None) if create_graph else seed
+
+
+# The ops are defined on top of Tensor (they return Tensors), so they are bound last.
+from . import ops  # noqa: E402

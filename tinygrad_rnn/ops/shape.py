@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Op, dual
+from ..tensor import Tensor
 
 
 class Reshape(Op):
@@ -56,8 +57,6 @@ class Permute(Op):
 def _normalize_index(index: Any) -> tuple[Any, bool]:
     """Tensors and lists inside an index become arrays; also tell whether any is an array
     (advanced indexing, where repeated positions must add up in backward)."""
-    from ..tensor import Tensor
-
     parts = index if isinstance(index, tuple) else (index,)
     out = []
     advanced = False
