@@ -1,0 +1,486 @@
+"""Back-propagation through time for a small tanh RNN, derived by hand and checked.
+
+The task is next-character prediction on the sentences 你好李焕英 and 夏洛特烦恼:
+a vocabulary of their ten characters, one-hot inputs, each character predicts
+the next one and the last character of a sentence wraps around to predict its
+first. The model and every formula follow docs/bptt.md:
+
+    z_t   = U x_t + W s_{t-1} + b      s_t = tanh(z_t),  s_0 = 0
+    z^o_t = V s_t + c                  o_t = softmax(z^o_t)
+    L     = sum_t L_t                  L_t = -log o_t[y_t]
+
+- bptt() is the hand-derived gradient: one loop t = n..1 over the local
+  gradients delta_t = dL/dz_t, optionally truncated to chunks of K steps.
+- homework_bptt() reproduces a flawed hand-written version with four mistakes,
+  each switchable so that its effect can be measured on its own.
+- numeric_gradient() (central differences) and torch_gradients() (torch.nn.RNN
+  with the same weights) are the references both are checked against.
+
+The gradients are checked at the initial weights; then --steps steps of
+gradient descent with bptt() show the task being learned. Every gradient
+reference is one entry of the dict built by reference_gradients(); another
+implementation (for example the library's engine) becomes one more "bptt vs"
+row of the table by adding its entry there.
+
+Shapes: a batch of B sentences is stored as columns, so a time step is a
+(features, B) matrix: inputs (n, D, B), targets (n, B), hidden states
+(n + 1, H, B). Arrays are 0-based while the formulas count t = 1..n:
+inputs[t - 1] is x_t, hidden[t] is s_t (hidden[0] is s_0).
+
+    python examples/manual_bptt.py                 # check table and PNG
+    python examples/manual_bptt.py --truncate 2    # also truncated BPTT
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+SENTENCES = ("你好李焕英", "夏洛特烦恼")
+PARAM_NAMES = ("U", "W", "V", "b", "c")
+MISTAKES = ("a", "b", "c", "d")
+LEARNING_RATE = 0.1
+
+Params = dict[str, np.ndarray]
+
+
+class Data(NamedTuple):
+    inputs: np.ndarray  # (n, D, B) one-hot, inputs[t - 1] is x_t
+    targets: np.ndarray  # (n, B) vocabulary indices, targets[t - 1] is y_t
+    vocab: tuple[str, ...]
+
+
+class Unrolled(NamedTuple):
+    hidden: np.ndarray  # (n + 1, H, B); hidden[t] is s_t, hidden[0] = s_0 = 0
+    probs: np.ndarray  # (n, D, B); probs[t - 1] is o_t
+    loss: float
+
+
+def make_data(sentences: Sequence[str] = SENTENCES) -> Data:
+    """One-hot inputs and next-character targets, one sentence per column.
+
+    The vocabulary is the sentences' characters in order of first appearance.
+    """
+    lengths = {len(sentence) for sentence in sentences}
+    if len(lengths) != 1:
+        raise ValueError(
+            f"make_data: sentences must have one length to share a batch, got "
+            f"lengths {sorted(lengths)}; pad or split them"
+        )
+    vocab = tuple(dict.fromkeys("".join(sentences)))
+    index = {char: i for i, char in enumerate(vocab)}
+    ids = np.array([[index[char] for char in sentence] for sentence in sentences]).T
+    targets = np.roll(ids, -1, axis=0)  # the last character predicts the first
+    return Data(one_hot(ids, len(vocab)), targets, vocab)
+
+
+def one_hot(ids: np.ndarray, size: int) -> np.ndarray:
+    """(n, B) integer ids -> (n, size, B) one-hot columns."""
+    return np.moveaxis(np.eye(size)[ids], -1, 1)
+
+
+def init_params(vocab_size: int, hidden_size: int, rng: np.random.Generator) -> Params:
+    """Gaussian weights with standard deviation 1/sqrt(fan_in); zero biases."""
+    return {
+        "U": rng.normal(0, vocab_size**-0.5, (hidden_size, vocab_size)),
+        "W": rng.normal(0, hidden_size**-0.5, (hidden_size, hidden_size)),
+        "V": rng.normal(0, hidden_size**-0.5, (vocab_size, hidden_size)),
+        "b": np.zeros((hidden_size, 1)),
+        "c": np.zeros((vocab_size, 1)),
+    }
+
+
+def _unroll(
+    params: Params,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    activation: Callable[[np.ndarray], np.ndarray],
+) -> Unrolled:
+    n, _, batch = inputs.shape
+    hidden_size, vocab_size = params["W"].shape[0], params["V"].shape[0]
+    hidden = np.zeros((n + 1, hidden_size, batch))
+    probs = np.zeros((n, vocab_size, batch))
+    loss = 0.0
+    for t in range(1, n + 1):
+        pre_activation = params["U"] @ inputs[t - 1] + params["W"] @ hidden[t - 1] + params["b"]
+        hidden[t] = activation(pre_activation)
+        logits = params["V"] @ hidden[t] + params["c"]
+        shifted = logits - logits.max(axis=0, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+        probs[t - 1] = np.exp(log_probs)
+        loss -= log_probs[targets[t - 1], np.arange(batch)].sum()
+    return Unrolled(hidden, probs, loss)
+
+
+def forward(params: Params, inputs: np.ndarray, targets: np.ndarray) -> Unrolled:
+    """Run the tanh RNN over all n steps; the loss is summed over steps and batch."""
+    return _unroll(params, inputs, targets, np.tanh)
+
+
+def bptt(
+    params: Params,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    truncate: int | None = None,
+) -> tuple[Params, float]:
+    """Gradients of the summed loss by back-propagation through time.
+
+    One loop t = n..1 carries the local gradient of the time channel,
+        delta_t = (1 - s_t**2) * (V^T g_t + W^T delta_{t+1}),  delta_{n+1} = 0,
+    with g_t = o_t - y_t, and every weight's gradient is a sum over t of outer
+    products (docs/bptt.md, "The recursion along the time channel").
+
+    With truncate=K the sequence is cut into chunks of K steps (1..K, K+1..2K,
+    ...) and s_t at the end of each chunk counts as a constant for the next
+    chunk, as if detached: the W^T delta_{t+1} term is dropped there
+    (docs/bptt.md, "Truncated BPTT"). K >= n gives the full gradient.
+
+    Returns the gradients (same shapes as params) and the loss.
+    """
+    if truncate is not None and truncate < 1:
+        raise ValueError(f"bptt: truncate must be a positive number of steps, got {truncate}")
+    n, vocab_size, _ = inputs.shape
+    unrolled = forward(params, inputs, targets)
+    hidden = unrolled.hidden
+    grad_logits = unrolled.probs - one_hot(targets, vocab_size)  # g_t = o_t - y_t
+    grads = {name: np.zeros_like(params[name]) for name in PARAM_NAMES}
+    delta_next = np.zeros_like(hidden[0])  # delta_{n+1} = 0: no step after n
+    for t in range(n, 0, -1):
+        grads["V"] += grad_logits[t - 1] @ hidden[t].T
+        grads["c"] += grad_logits[t - 1].sum(axis=1, keepdims=True)
+        grad_hidden = params["V"].T @ grad_logits[t - 1]  # dL/ds_t through L_t
+        if truncate is None or t % truncate != 0:
+            grad_hidden += params["W"].T @ delta_next  # dL/ds_t through z_{t+1}: later losses
+        delta = (1 - hidden[t] ** 2) * grad_hidden  # tanh'(z_t) = 1 - s_t**2
+        grads["W"] += delta @ hidden[t - 1].T
+        grads["U"] += delta @ inputs[t - 1].T
+        grads["b"] += delta.sum(axis=1, keepdims=True)
+        delta_next = delta
+    return grads, unrolled.loss
+
+
+def homework_forward(params: Params, inputs: np.ndarray, targets: np.ndarray) -> Unrolled:
+    """The homework's forward pass: the same RNN without its nonlinearity.
+
+    Mistake (a) lives here: s_t = U x_t + W s_{t-1} + b, no tanh, while
+    homework_bptt() multiplies by tanh's derivative.
+    """
+    return _unroll(params, inputs, targets, lambda pre_activation: pre_activation)
+
+
+def homework_bptt(
+    params: Params,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    mistakes: Sequence[str] = MISTAKES,
+) -> tuple[Params, float]:
+    """The homework's hand-written BPTT, with its four mistakes.
+
+    It sends each loss L_t back through the steps j = t, t-1, ..., 1 (a double
+    loop that, done right, sums to the same gradient as bptt()) and handles one
+    sentence at a time with 1-D vectors. `mistakes` picks which of (a)-(d)
+    (docs/bptt.md, "Where the hand-written version goes wrong") are made; the
+    default reproduces all four. Without "a" the forward pass is the tanh RNN;
+    with it, homework_forward(), whose loss is then the one being differentiated.
+
+    Returns the gradients and the loss of the forward pass used.
+    """
+    unknown = set(mistakes) - set(MISTAKES)
+    if unknown:
+        raise ValueError(f"homework_bptt: unknown mistakes {sorted(unknown)}; choose from {MISTAKES}")
+    n, vocab_size, batch = inputs.shape
+    run_forward = homework_forward if "a" in mistakes else forward
+    unrolled = run_forward(params, inputs, targets)
+    grad_logits = unrolled.probs - one_hot(targets, vocab_size)
+    grads = {name: np.zeros_like(params[name]) for name in PARAM_NAMES}
+    for sentence in range(batch):
+        s = unrolled.hidden[:, :, sentence]  # s[t] is s_t, shape (H,)
+        x = inputs[:, :, sentence]  # x[t - 1] is x_t
+        g = grad_logits[:, :, sentence]  # g[t - 1] is g_t
+        for t in range(n, 0, -1):  # the loss L_t ...
+            grads["V"] += np.outer(g[t - 1], s[t])
+            grads["c"][:, 0] += g[t - 1]
+            grad_hidden = params["V"].T @ g[t - 1]  # dL_t/ds_t
+            for j in range(t, 0, -1):  # ... walked back through steps j = t..1
+                # (c) takes the derivative at the current step t, where the
+                # gradient now sits at the earlier step j. (a) 1 - s**2 is
+                # tanh's derivative, but homework_forward() applied no tanh.
+                step = t if "c" in mistakes else j
+                delta = (1 - s[step] ** 2) * grad_hidden  # dL_t/dz_j
+                if "b" in mistakes:
+                    # (b) an elementwise product: the (H,) vector broadcasts
+                    # silently over the rows of the (H, H) gradient.
+                    grads["W"] += delta * s[j - 1]
+                else:
+                    grads["W"] += np.outer(delta, s[j - 1])
+                grads["U"] += np.outer(delta, x[j - 1])
+                grads["b"][:, 0] += delta
+                grad_hidden = params["W"].T @ delta  # dL_t/ds_{j-1}
+                if "d" in mistakes and j > 1:
+                    # (d) adds L_{j-1}'s output gradient, which the outer
+                    # loop counts again when t reaches j - 1.
+                    grad_hidden = grad_hidden + params["V"].T @ g[j - 2]
+    return grads, unrolled.loss
+
+
+def numeric_gradient(loss_fn: Callable[[Params], float], params: Params, eps: float = 1e-5) -> Params:
+    """Central differences (L(w + eps) - L(w - eps)) / (2 eps), one entry at a time.
+
+    Entries of params are nudged in place and restored.
+    """
+    grads = {}
+    for name in PARAM_NAMES:
+        weight = params[name]
+        grad = np.zeros_like(weight)
+        for index in np.ndindex(weight.shape):
+            original = weight[index]
+            weight[index] = original + eps
+            loss_plus = loss_fn(params)
+            weight[index] = original - eps
+            loss_minus = loss_fn(params)
+            weight[index] = original
+            grad[index] = (loss_plus - loss_minus) / (2 * eps)
+        grads[name] = grad
+    return grads
+
+
+def torch_gradients(
+    params: Params,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    truncate: int | None = None,
+) -> Params:
+    """The same model as torch.nn.RNN + Linear in float64, gradients by autograd.
+
+    With truncate=K the hidden state is detached every K steps, which is what
+    bptt(truncate=K) computes by hand. Raises ImportError without torch.
+    """
+    import torch
+
+    n, vocab_size, batch = inputs.shape
+    hidden_size = params["W"].shape[0]
+    rnn = torch.nn.RNN(vocab_size, hidden_size, nonlinearity="tanh", dtype=torch.float64)
+    head = torch.nn.Linear(hidden_size, params["V"].shape[0], dtype=torch.float64)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.from_numpy(params["U"]))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(params["W"]))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(params["b"][:, 0]))
+        rnn.bias_hh_l0.zero_()  # torch has two hidden biases; b plays bias_ih
+        head.weight.copy_(torch.from_numpy(params["V"]))
+        head.bias.copy_(torch.from_numpy(params["c"][:, 0]))
+    sequence = torch.from_numpy(np.ascontiguousarray(inputs.transpose(0, 2, 1)))
+    chunk = truncate or n
+    state = torch.zeros(1, batch, hidden_size, dtype=torch.float64)
+    outputs = []
+    for start in range(0, n, chunk):
+        output, state = rnn(sequence[start : start + chunk], state.detach())
+        outputs.append(output)
+    logits = head(torch.cat(outputs))  # (n, B, D)
+    loss = torch.nn.functional.cross_entropy(
+        logits.reshape(n * batch, -1),
+        torch.from_numpy(targets).reshape(-1),
+        reduction="sum",
+    )
+    loss.backward()
+    return {
+        "U": rnn.weight_ih_l0.grad.numpy(),
+        "W": rnn.weight_hh_l0.grad.numpy(),
+        "V": head.weight.grad.numpy(),
+        "b": rnn.bias_ih_l0.grad.numpy()[:, None],
+        "c": head.bias.grad.numpy()[:, None],
+    }
+
+
+def reference_gradients(params: Params, inputs: np.ndarray, targets: np.ndarray) -> dict[str, Params]:
+    """Gradients of forward()'s loss from independent implementations, by column name.
+
+    Each entry becomes a "bptt vs <name>" row of the printed table.
+    """
+    references = {"finite diff": numeric_gradient(lambda p: forward(p, inputs, targets).loss, params)}
+    try:
+        references["torch"] = torch_gradients(params, inputs, targets)
+    except ImportError:
+        print("torch is not installed: skipping the torch check")
+    return references
+
+
+def relative_error(estimate: np.ndarray, reference: np.ndarray) -> float:
+    """||estimate - reference|| / ||reference|| (Frobenius norms)."""
+    return float(np.linalg.norm(estimate - reference) / np.linalg.norm(reference))
+
+
+def relative_errors(estimate: Params, reference: Params) -> dict[str, float]:
+    return {name: relative_error(estimate[name], reference[name]) for name in PARAM_NAMES}
+
+
+def train(
+    params: Params, data: Data, steps: int, learning_rate: float = LEARNING_RATE
+) -> tuple[Params, list[float]]:
+    """Plain gradient descent with bptt(); returns new params and the loss per step."""
+    params = {name: value.copy() for name, value in params.items()}
+    losses = []
+    for _ in range(steps):
+        grads, loss = bptt(params, data.inputs, data.targets)
+        losses.append(loss)
+        for name in PARAM_NAMES:
+            params[name] -= learning_rate * grads[name]
+    return params, losses
+
+
+def predictions(params: Params, data: Data) -> list[str]:
+    """The most likely next character at every step, one string per sentence."""
+    best = forward(params, data.inputs, data.targets).probs.argmax(axis=1)  # (n, B)
+    return ["".join(data.vocab[i] for i in column) for column in best.T]
+
+
+def format_table(title: str, rows: dict[str, dict[str, float]]) -> str:
+    """Rows of per-weight values under a header of the weight names."""
+    width = max(len(label) for label in rows) + 2
+    lines = [title, " " * width + "".join(f"{name:>10}" for name in PARAM_NAMES)]
+    for label, values in rows.items():
+        lines.append(f"{label:<{width}}" + "".join(f"{values[name]:>10.1e}" for name in PARAM_NAMES))
+    return "\n".join(lines)
+
+
+def plot_errors(correct: dict[str, float], homework: dict[str, float], path: Path) -> None:
+    """Bar chart, log scale: relative error vs finite differences per weight."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    positions = np.arange(len(PARAM_NAMES))
+    width = 0.38
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for offset, label, errors, color in (
+        (-width / 2, "hand-derived bptt()", correct, "tab:blue"),
+        (width / 2, "homework_bptt()", homework, "tab:red"),
+    ):
+        heights = [errors[name] for name in PARAM_NAMES]
+        bars = ax.bar(positions + offset, heights, width, label=label, color=color)
+        ax.bar_label(bars, labels=[f"{h:.2g}" for h in heights], fontsize=7, padding=2)
+    ax.set_yscale("log")
+    ax.set_ylim(1e-13, 1e2)
+    ax.set_xticks(positions, [f"d{name}" for name in PARAM_NAMES])
+    ax.set_ylabel("||grad - numeric|| / ||numeric||  (log)")
+    ax.set_title("BPTT gradients of the 10-character RNN vs finite differences")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Check hand-derived BPTT for a tanh RNN against finite differences "
+        "and torch, next to the homework's flawed version."
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("outputs"),
+        help="directory for the PNG (default: ./outputs)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=100,
+        help="gradient-descent steps after the check, to show the task is learned (default: 100)",
+    )
+    parser.add_argument("--hidden", type=int, default=8, help="hidden size H (default: 8)")
+    parser.add_argument(
+        "--truncate",
+        type=int,
+        metavar="K",
+        help="also compare BPTT truncated to chunks of K steps with the full gradient",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for the initial weights (default: 0)")
+    return parser.parse_args(argv)
+
+
+def check_table(params: Params, data: Data) -> dict[str, dict[str, float]]:
+    """Relative errors per weight: bptt() vs each reference, homework vs finite diff.
+
+    The homework is compared with finite differences of its own forward pass
+    (no tanh), the loss it actually differentiates. The last rows switch on one
+    mistake at a time, and none.
+    """
+    inputs, targets = data.inputs, data.targets
+    grads, _ = bptt(params, inputs, targets)
+    references = reference_gradients(params, inputs, targets)
+    numeric_linear = numeric_gradient(lambda p: homework_forward(p, inputs, targets).loss, params)
+    rows = {f"bptt vs {name}": relative_errors(grads, reference) for name, reference in references.items()}
+    rows["homework vs finite diff"] = relative_errors(
+        homework_bptt(params, inputs, targets)[0], numeric_linear
+    )
+    for mistakes in (("a",), ("b",), ("c",), ("d",), ()):
+        reference = numeric_linear if "a" in mistakes else references["finite diff"]
+        label = f"  only ({mistakes[0]})" if mistakes else "  none"
+        rows[label] = relative_errors(homework_bptt(params, inputs, targets, mistakes)[0], reference)
+    return rows
+
+
+def truncation_table(params: Params, data: Data, truncate: int) -> dict[str, dict[str, float]]:
+    """How far bptt(truncate=K) is from full BPTT, and from torch detaching every K steps."""
+    inputs, targets = data.inputs, data.targets
+    full, _ = bptt(params, inputs, targets)
+    truncated, _ = bptt(params, inputs, targets, truncate=truncate)
+    rows = {"truncated vs full bptt": relative_errors(truncated, full)}
+    try:
+        detached = torch_gradients(params, inputs, targets, truncate=truncate)
+        rows["truncated vs torch, detached"] = relative_errors(truncated, detached)
+    except ImportError:
+        print("torch is not installed: skipping the truncated torch check")
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> Path:
+    """Print the gradient check (and truncation) tables, train, write the PNG.
+
+    Returns the path of the PNG.
+    """
+    args = parse_args(argv)
+    data = make_data()
+    n, vocab_size, batch = data.inputs.shape
+    rng = np.random.default_rng(args.seed)
+    params = init_params(vocab_size, args.hidden, rng)
+    print(
+        f"{batch} sentences x {n} steps, vocabulary {vocab_size}, "
+        f"hidden {args.hidden}, seed {args.seed}; gradients at the initial weights"
+    )
+
+    rows = check_table(params, data)
+    print(format_table("relative error ||a - b|| / ||b||", rows))
+    print(
+        "homework: vs finite differences of its own forward pass (no tanh);\n"
+        "only (x): homework_bptt() making just mistake x; none: all four fixed"
+    )
+    if args.truncate is not None:
+        print()
+        title = f"BPTT truncated to chunks of K={args.truncate} steps (n={n})"
+        print(format_table(title, truncation_table(params, data, args.truncate)))
+
+    if args.steps > 0:
+        params, losses = train(params, data, args.steps)
+        final_loss = forward(params, data.inputs, data.targets).loss
+        print(
+            f"\ngradient descent with bptt(), lr {LEARNING_RATE}: "
+            f"loss {losses[0]:.4f} -> {final_loss:.4f} in {args.steps} steps"
+        )
+        for sentence, predicted in zip(SENTENCES, predictions(params, data)):
+            print(f"  {sentence} -> predicts {predicted}")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "manual_bptt_errors.png"
+    plot_errors(rows["bptt vs finite diff"], rows["homework vs finite diff"], path)
+    print(f"\nwrote {path}")
+    return path
+
+
+if __name__ == "__main__":
+    main()
