@@ -1,0 +1,26 @@
+"""The graph model the renderer draws: nodes, edges and clusters built from a walk of the graph."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import numpy as np
+
+import tinygrad_rnn as tg
+
+
+def test_detach_remembers_where_the_graph_was_cut_without_keeping_it_alive():
+    x = tg.Tensor(np.ones((2, 3)), requires_grad=True)
+    with tg.scope("rnn"), tg.scope("t=4"):
+        hidden = (x * 2).tanh()
+    op = weakref.ref(hidden.op)
+    cut = hidden.detach()
+    assert cut._detached_from == ("tanh", ("rnn", "t=4"))
+    assert cut.data is hidden.data and cut.op is None and not cut.requires_grad
+    assert cut.detach()._detached_from == ("tanh", ("rnn", "t=4")), "detaching again keeps the mark"
+    assert x.detach()._detached_from is None, "a leaf was never part of a graph"
+    assert tg.Tensor(1.0)._detached_from is None and (x + 1)._detached_from is None
+    del hidden
+    gc.collect()
+    assert op() is None, "the mark must not keep the old graph alive"
