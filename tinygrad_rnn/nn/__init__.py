@@ -1,6 +1,9 @@
 """Layers, losses and helpers, named and shaped as in ``torch.nn``."""
 
-from . import init
+from . import functional, init
+from .linear import Dropout, Embedding, Linear
 from .module import Module, ModuleList, Parameter, Sequential
 
-__all__ = ["Module", "ModuleList", "Parameter", "Sequential", "init"]
+__all__ = [
+    "Dropout", "Embedding", "Linear", "Module", "ModuleList", "Parameter", "Sequential", "functional", "init",
+]
