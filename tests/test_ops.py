@@ -243,3 +243,18 @@ def test_composite_rnn_step():
         return h.log_softmax(1)
 
     check_op(unroll, unroll, [randn(4, 2, 3), randn(5, 3) * 0.5, randn(5, 5) * 0.5, randn(5)])
+
+
+def test_many_slices_of_one_tensor_accumulate_like_torch():
+    """Slices (kept sparse in backward), overlapping slices, repeated advanced indices and
+    a dense use of the same tensor all add up; for a leaf and for an op's output."""
+
+    def f(a):
+        a2 = a * 1.5
+        total = a2.tanh()
+        for t in range(3):
+            total = total + a2[t] * a[t]
+        total = total + a2[0:2].sum(0) + a2[np.array([2, 2, 0])].sum(0) + a[1]
+        return total
+
+    check_op(f, f, [randn(3, 4)])

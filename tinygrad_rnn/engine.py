@@ -279,6 +279,74 @@ def topological_order(ops: Sequence[Op]) -> list[Op]:
     return order
 
 
+class SparseGrad:
+    """A gradient that is zero except at ``index``: what ``x[index]``'s backward gives.
+
+    Kept sparse until it meets another gradient, so reading a sequence step by step
+    (``xs[t]`` for every t) costs O(T) in backward instead of T full-size zero arrays."""
+
+    __slots__ = ("shape", "dtype", "index", "values", "advanced")
+
+    def __init__(self, shape: tuple[int, ...], index: Any, values: np.ndarray, advanced: bool) -> None:
+        self.shape, self.dtype = shape, values.dtype
+        self.index, self.values, self.advanced = index, values, advanced
+
+    def add_to(self, out: np.ndarray) -> None:
+        if self.advanced:
+            np.add.at(out, self.index, self.values)  # repeated positions add up
+        else:
+            out[self.index] += self.values
+
+    def dense(self) -> np.ndarray:
+        out = np.zeros(self.shape, dtype=self.dtype)
+        self.add_to(out)
+        return out
+
+    def astype(self, dtype: Any) -> SparseGrad:
+        return SparseGrad(self.shape, self.index, self.values.astype(dtype), self.advanced)
+
+
+def _dense(g: Any) -> Any:
+    return g.dense() if type(g) is SparseGrad else g
+
+
+class _Gradients:
+    """Gradients gathered during one walk, keyed by the id of an op (the gradient of its
+    output) or of a leaf. A key's first gradient is stored as given (it may be shared with
+    other keys); from the second on, they are summed into a buffer this walk owns, in place.
+    Under create_graph they are Tensors and are summed with ops instead."""
+
+    def __init__(self, differentiable: bool) -> None:
+        self.values: dict[int, Any] = {}
+        self.owned: set[int] = set()
+        self.differentiable = differentiable
+
+    def add(self, key: int, g: Any) -> None:
+        values = self.values
+        current = values.get(key)
+        if current is None:
+            values[key] = g
+        elif self.differentiable:
+            values[key] = current + g
+        elif key in self.owned:
+            if type(g) is SparseGrad:
+                g.add_to(current)
+            else:
+                np.add(current, g, out=current)
+        else:
+            self.owned.add(key)
+            if type(g) is SparseGrad:
+                current = _dense(current) if type(current) is SparseGrad else np.array(current)
+                g.add_to(current)
+                values[key] = current
+            else:
+                values[key] = np.asarray(_dense(current) + g)  # numpy scalars for 0-d
+
+    def pop(self, key: int) -> Any:
+        self.owned.discard(key)
+        return _dense(self.values.pop(key, None))
+
+
 def run_backward(
     roots: Sequence[Tensor],
     root_grads: Sequence[Any],
@@ -295,30 +363,20 @@ def run_backward(
     (``autograd.grad``). ``capture_all`` returns the gradient of every op output and leaf
     (used by the renderer's gradient colouring).
     """
-    accumulate = capture is None and not capture_all
-    found: dict[int, Any] = {}
-    grads: dict[int, Any] = {}
-    leaves: list[tuple[Tensor, Any]] = []
-
-    def add_leaf(leaf: Tensor, g: Any) -> None:
-        key = id(leaf)
-        if accumulate:
-            leaves.append((leaf, g))
-        elif capture_all or key in capture:  # type: ignore[operator]
-            found[key] = found[key] + g if key in found else g
-
+    grads = _Gradients(create_graph)
+    leaves: dict[int, Tensor] = {}
     for root, g in zip(roots, root_grads):
+        key = id(root if root._op is None else root._op)
         if root._op is None:
-            add_leaf(root, g)
-        else:
-            key = id(root._op)
-            grads[key] = grads[key] + g if key in grads else g
+            leaves[key] = root
+        grads.add(key, g)
 
+    found: dict[int, Any] = {}
     previous = state.differentiable_backward, state.grad_enabled
     state.differentiable_backward, state.grad_enabled = create_graph, create_graph
     try:
         for op in reversed(topological_order([r._op for r in roots if r._op is not None])):
-            grad_output = grads.pop(id(op), None)
+            grad_output = grads.pop(id(op))
             if grad_output is None:
                 continue
             if capture_all or (capture is not None and id(op) in capture):
@@ -335,20 +393,24 @@ def run_backward(
             for t, g in zip(op.inputs, input_grads):
                 if g is None or not isinstance(t, Tensor) or not t.requires_grad:
                     continue
-                g = _conform(op, t, g)
                 parent = t._op
                 if parent is None:
-                    add_leaf(t, g)
+                    leaves[id(t)] = t
+                    grads.add(id(t), _conform(op, t, g))
                 else:
-                    key = id(parent)
-                    grads[key] = grads[key] + g if key in grads else g
+                    grads.add(id(parent), _conform(op, t, g))
             if not retain_graph and op.saved:
                 op.saved = _FREED
     finally:
         state.differentiable_backward, state.grad_enabled = previous
 
-    for leaf, g in leaves:
-        _accumulate_leaf(leaf, g, create_graph)
+    for key, leaf in leaves.items():
+        owned = key in grads.owned
+        g = grads.pop(key)
+        if capture is None and not capture_all:
+            _accumulate_leaf(leaf, g, create_graph, owned)
+        elif capture_all or key in capture:  # type: ignore[operator]
+            found[key] = g
     return found
 
 
@@ -361,19 +423,19 @@ def _conform(op: Op, t: Tensor, g: Any) -> Any:
             "per input with that input's shape"
         )
     if state.anomaly:
-        _check_finite(g, f"{op.describe()} backward")
+        _check_finite(_dense(g), f"{op.describe()} backward")
     if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype) if isinstance(g, np.ndarray) else g.to(t.data.dtype)
+        g = g.to(t.data.dtype) if isinstance(g, Tensor) else g.astype(t.data.dtype)
     return g
 
 
-def _accumulate_leaf(leaf: Tensor, g: Any, create_graph: bool) -> None:
+def _accumulate_leaf(leaf: Tensor, g: Any, create_graph: bool, owned: bool) -> None:
     if create_graph:
         grad = g if isinstance(g, Tensor) else Tensor(g)
         leaf._grad = grad if leaf._grad is None else leaf._grad + grad
     elif leaf._grad is None:
-        # a copy: the same array may have been handed to several inputs (add's backward)
-        leaf._grad = Tensor._make(np.array(g, dtype=leaf.data.dtype), False, None)
+        # copy unless this walk made the buffer: one array may reach several inputs (add)
+        leaf._grad = Tensor._make(g if owned else np.array(g, dtype=leaf.data.dtype), False, None)
     else:
         leaf._grad = Tensor._make(leaf._grad.data + g, False, None)
 

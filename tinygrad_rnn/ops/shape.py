@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Op, dual
+from ..engine import Op, SparseGrad, dual
 from ..tensor import Tensor
 
 
@@ -88,6 +88,8 @@ class GetItem(Op):
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
+        if isinstance(grad, np.ndarray):  # kept sparse: the engine adds it where it lands
+            return SparseGrad(ctx.in_shape, ctx.index, grad, ctx.advanced), None
         return dual(IndexAdd, grad, ctx.in_shape, ctx.index, ctx.advanced), None
 
 
