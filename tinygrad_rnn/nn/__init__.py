@@ -2,8 +2,10 @@
 
 from . import functional, init
 from .linear import Dropout, Embedding, Linear
+from .loss import CrossEntropyLoss, MSELoss
 from .module import Module, ModuleList, Parameter, Sequential
 
 __all__ = [
-    "Dropout", "Embedding", "Linear", "Module", "ModuleList", "Parameter", "Sequential", "functional", "init",
+    "CrossEntropyLoss", "Dropout", "Embedding", "Linear", "MSELoss", "Module", "ModuleList", "Parameter",
+    "Sequential", "functional", "init",
 ]
