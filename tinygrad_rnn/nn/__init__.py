@@ -4,8 +4,10 @@ from . import functional, init
 from .linear import Dropout, Embedding, Linear
 from .loss import CrossEntropyLoss, MSELoss
 from .module import Module, ModuleList, Parameter, Sequential
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "CrossEntropyLoss", "Dropout", "Embedding", "Linear", "MSELoss", "Module", "ModuleList", "Parameter",
     "Sequential", "functional", "init",
+    "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell",
 ]
