@@ -140,12 +140,13 @@ _DTYPE_METHODS = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 def _check_dtype(owner: str, what: str, tensor: Tensor, weight: Tensor) -> None:
     if tensor.dtype != weight.dtype:
+        variable = "x" if what == "input" else what
         model_fix = _DTYPE_METHODS.get(tensor.dtype)
-        input_fix = _DTYPE_METHODS.get(weight.dtype)
+        tensor_fix = _DTYPE_METHODS.get(weight.dtype)
         fix = (
-            f"call model.{model_fix}() or {what}.{input_fix}()"
-            if model_fix and input_fix
-            else f"convert {what} with {what}.to({weight.dtype})"
+            f"call model.{model_fix}() or {variable}.{tensor_fix}()"
+            if model_fix and tensor_fix
+            else f"convert it with {variable}.to({weight.dtype})"
         )
         raise ValueError(f"{owner}: {what} dtype {tensor.dtype} but weights {weight.dtype}: {fix}")
 
@@ -175,7 +176,7 @@ class _CellBase(Module):
 
     gates = 1
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool) -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__()
         _check_sizes(type(self).__name__, input_size, hidden_size, bias)
         self.input_size = input_size
@@ -341,7 +342,7 @@ class _RNNBase(Module):
                 f"{owner}: dropout option adds dropout after all but last recurrent layer, so non-zero "
                 f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
                 f"num_layers={num_layers}",
-                stacklevel=3,
+                stacklevel=2 if type(self).__init__ is _RNNBase.__init__ else 3,  # the caller's line
             )
         for name, flag in (("batch_first", batch_first), ("bidirectional", bidirectional)):
             if not isinstance(flag, bool):
@@ -445,7 +446,7 @@ class _RNNBase(Module):
         batched = self._check_input(input)
         with scope(self._scope):
             x = input.transpose(0, 1) if batched and self.batch_first else input
-            batch = x.shape[1:2]  # () for unbatched input
+            batch = x.shape[1:2] if batched else ()
             initial = self._initial_states(hx, x, batch, batched)
             finals: list[State] = []
             directions = self.num_directions
