@@ -1,0 +1,72 @@
+"""Gradient clipping, as ``torch.nn.utils``: used between ``backward()`` and
+``optimizer.step()`` to keep exploding gradients of a long unroll in check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from ..tensor import Tensor
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_"]
+
+
+def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    return [parameters] if isinstance(parameters, Tensor) else list(parameters)
+
+
+def _vector_norm(x: np.ndarray, norm_type: float) -> np.ndarray:
+    """The ``norm_type``-norm of all elements of ``x``, a 0-d array of x's dtype."""
+    if norm_type == 2.0:
+        return np.sqrt(np.sum(x * x))
+    if norm_type == 1.0:
+        return np.sum(np.abs(x))
+    if norm_type == np.inf:
+        return np.max(np.abs(x), initial=0).astype(x.dtype)
+    if norm_type == -np.inf:
+        return np.min(np.abs(x))
+    if norm_type == 0.0:
+        return np.asarray(np.count_nonzero(x), dtype=x.dtype)
+    return np.sum(np.abs(x) ** norm_type) ** (1.0 / norm_type)
+
+
+def clip_grad_norm_(
+    parameters: Tensor | Iterable[Tensor],
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+) -> Tensor:
+    """Scale the gradients of ``parameters`` together so that their joint norm is at most
+    ``max_norm``; return that joint norm (before clipping) as a 0-d Tensor.
+
+    As in torch: the joint norm is the ``norm_type``-norm of the per-gradient norms
+    (``inf`` for the max-norm), every gradient is multiplied by
+    ``min(max_norm / (total_norm + 1e-6), 1)``, and parameters without a gradient are
+    skipped. Each ``p.grad`` keeps its identity but gets a new array, so arrays saved in a
+    graph are never changed behind its back."""
+    grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
+    if not grads:
+        return Tensor(0.0)
+    norm_type = float(norm_type)
+    dtype = np.result_type(*(g.data.dtype for g in grads))
+    norms = np.array([_vector_norm(g.data, norm_type) for g in grads], dtype=dtype)
+    total_norm = np.asarray(_vector_norm(norms, norm_type), dtype=dtype)
+    if error_if_nonfinite and not np.isfinite(total_norm):
+        raise RuntimeError(
+            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is non-finite "
+            f"({total_norm}), so it cannot be clipped; pass error_if_nonfinite=False to scale by it anyway"
+        )
+    clip_coef = np.minimum(max_norm / (total_norm + 1e-6), 1.0)
+    for g in grads:
+        g.data = g.data * clip_coef.astype(g.data.dtype)
+    return Tensor._make(total_norm, False, None)
+
+
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
+    """Clamp every gradient element of ``parameters`` into ``[-clip_value, clip_value]``.
+    Parameters without a gradient are skipped; each ``p.grad`` gets a new array."""
+    clip_value = float(clip_value)
+    for p in _as_list(parameters):
+        if p.grad is not None:
+            p.grad.data = np.clip(p.grad.data, -clip_value, clip_value)
