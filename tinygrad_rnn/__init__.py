@@ -7,6 +7,7 @@ from . import autograd
 from .creation import arange, manual_seed, ones, ones_like, rand, randn, zeros, zeros_like
 from .engine import Op, enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
 from .ops import cat, stack
+from .serialization import load, save
 from .tensor import Tensor
 
 float32 = _np.float32
@@ -26,12 +27,14 @@ __all__ = [
     "float64",
     "int64",
     "is_grad_enabled",
+    "load",
     "manual_seed",
     "no_grad",
     "ones",
     "ones_like",
     "rand",
     "randn",
+    "save",
     "scope",
     "set_grad_enabled",
     "stack",
