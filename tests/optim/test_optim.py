@@ -14,7 +14,6 @@ from tinygrad_rnn.nn.utils import clip_grad_norm_, clip_grad_value_
 
 from ..helpers import assert_close
 
-torch.set_num_threads(1)  # tiny tensors: handing work to other threads costs ~100x the work itself
 rng = np.random.default_rng(5)
 X = rng.standard_normal((8, 3))
 Y = rng.integers(0, 2, 8)
