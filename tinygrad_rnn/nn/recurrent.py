@@ -10,8 +10,9 @@ Scopes (what the renderer draws one cluster for)
 ------------------------------------------------
 Every op the layer creates carries a scope path (``tensor.op.scope``)::
 
-    ("lstm",)                          input transposes, dropout between layers,
-                                       joining the directions, stacking h_n / c_n
+    ("lstm",)                          input transposes, h_0's slice per layer and direction,
+                                       dropout between layers, joining the directions,
+                                       stacking h_n / c_n
     ("lstm", "l0")                     layer 0, forward direction: the input projection of
                                        all time steps (one matmul) and stacking the outputs
     ("lstm", "l0", "t=3")              layer 0, forward direction, time step 3 (recurrent part)
@@ -46,7 +47,10 @@ Differences from torch
 No ``PackedSequence`` input, no ``proj_size`` (LSTM projections), no ``device``/``dtype``
 constructor arguments (call ``.double()``). ``RNNCell`` rejects an unknown nonlinearity
 when constructed (torch waits for the first forward). Errors are torch's texts, prefixed
-with the layer's name; an input/weight dtype mismatch says which call fixes it.
+with the layer's name; a dtype mismatch of the input or of hx with the weights says which
+call fixes it. The GRU's last line is ``n + z * (h - n)``, equal to torch's
+``(1 - z) * n + z * h`` up to rounding. Unbatched input runs as is (no batch dimension is
+added and removed); the inter-layer dropout mask comes from the library's generator.
 """
 
 from __future__ import annotations
@@ -316,6 +320,15 @@ class _RNNBase(Module):
     """Parameters, checks and the unrolled loop shared by RNN, LSTM and GRU."""
 
     gates = 1
+    input_size: int
+    hidden_size: int
+    num_layers: int
+    bias: bool
+    batch_first: bool
+    dropout: float
+    bidirectional: bool
+    weight_ih_l0: Parameter  # one of the parameters registered under generated names
+    _scope: str
 
     def __init__(
         self,
@@ -491,7 +504,7 @@ class _RNNBase(Module):
         return stack(outputs, 0), state
 
     def _final_state(self, finals: list[State]) -> State:
-        return stack(finals, 0)  # type: ignore[arg-type]
+        return stack(finals, 0)
 
     def _expected_hidden(self, batch: tuple[int, ...]) -> tuple[int, ...]:
         return (self.num_layers * self.num_directions, *batch, self.hidden_size)
@@ -597,7 +610,7 @@ class LSTM(_RNNBase):
 
     @staticmethod
     def _output_of(state: State) -> Tensor:
-        return state[0]  # type: ignore[index]
+        return state[0]
 
     def _initial_states(
         self, hx: State | None, input: Tensor, batch: tuple[int, ...], batched: bool
