@@ -465,7 +465,7 @@ def test_dropout_changes_the_output_in_training_and_matches_torch_in_eval():
     close(ours(tg.Tensor(x))[0], theirs(torch.tensor(x))[0], "eval output with dropout=0.5")
 
 
-def test_dropout_masks_whole_elements_between_layers_only():
+def test_dropout_of_one_cuts_the_next_layer_off_the_input():
     """dropout=1 zeroes the input of layer 2, so its output no longer depends on x."""
     rnn = nn.RNN(IN, H, num_layers=2, dropout=1.0)
     a, _ = rnn(tg.randn(T, B, IN))
