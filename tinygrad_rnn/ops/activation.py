@@ -3,6 +3,7 @@ tanh, sigmoid and relu, and the softmax family along a dimension."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -32,8 +33,13 @@ class Sigmoid(Op):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
-        # 1 / (1 + exp(-x)) without overflow for large negative x
-        y = np.asarray(np.exp(-np.logaddexp(0, -x)))
+        # 1 / (1 + exp(-x)), in place; exp(-x) is capped where it would overflow (there the
+        # result is below 1e-38 in float32, 1e-307 in float64, instead of underflowing to 0)
+        y = np.negative(x, dtype=np.result_type(x, np.float32))
+        np.minimum(y, _exp_limit(y.dtype), out=y)
+        np.exp(y, out=y)
+        y += 1
+        np.reciprocal(y, out=y)
         ctx.save_for_backward(y)
         return y
 
@@ -41,6 +47,12 @@ class Sigmoid(Op):
     def backward(ctx: Any, grad: Any) -> Any:
         (y,) = ctx.saved_tensors
         return grad * y * (1 - y)
+
+
+@functools.cache
+def _exp_limit(dtype: np.dtype) -> float:
+    """The largest x whose exp(x) is finite in ``dtype`` (rounded down)."""
+    return float(np.floor(np.log(np.finfo(dtype).max)))
 
 
 class ReLU(Op):
