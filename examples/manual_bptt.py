@@ -295,6 +295,39 @@ def torch_gradients(
     }
 
 
+def engine_gradients(
+    params: Params,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    truncate: int | None = None,
+) -> Params:
+    """The forward pass of forward(), written once more with tinygrad_rnn Tensors in
+    float64; the gradients come from the engine's generic backward walk over the
+    unrolled steps, with no BPTT formula anywhere (docs/bptt.md, "The same thing,
+    done by the engine").
+
+    With truncate=K the hidden state is detached after every K steps, which is what
+    bptt(truncate=K) computes by hand. Raises ImportError without tinygrad_rnn.
+    """
+    import tinygrad_rnn as tg
+    from tinygrad_rnn.nn import functional as F  # noqa: N812 - torch's usual alias
+
+    weights = {name: tg.Tensor(params[name], requires_grad=True) for name in PARAM_NAMES}
+    U, W, V, b, c = (weights[name] for name in PARAM_NAMES)  # noqa: N806 - the math's names
+    n, _, batch = inputs.shape
+    hidden = tg.Tensor(np.zeros((W.shape[0], batch)))  # s_0, (H, B)
+    loss = tg.Tensor(0.0, dtype=np.float64)
+    for t in range(1, n + 1):
+        if truncate is not None and t > 1 and (t - 1) % truncate == 0:
+            hidden = hidden.detach()  # a new chunk: s_{t-1} counts as a constant
+        with tg.scope(f"t={t}"):
+            hidden = (U @ tg.Tensor(inputs[t - 1]) + W @ hidden + b).tanh()  # s_t
+            logits = V @ hidden + c  # z^o_t, (D, B)
+            loss = loss + F.cross_entropy(logits.T, targets[t - 1], reduction="sum")
+    loss.backward()
+    return {name: weight.grad.numpy() for name, weight in weights.items()}
+
+
 def reference_gradients(params: Params, inputs: np.ndarray, targets: np.ndarray) -> dict[str, Params]:
     """Gradients of forward()'s loss from independent implementations, by column name.
 
@@ -305,6 +338,10 @@ def reference_gradients(params: Params, inputs: np.ndarray, targets: np.ndarray)
         references["torch"] = torch_gradients(params, inputs, targets)
     except ImportError:
         print("torch is not installed: skipping the torch check")
+    try:
+        references["engine"] = engine_gradients(params, inputs, targets)
+    except ImportError:
+        print("tinygrad_rnn is not installed (pip install -e .): skipping the engine check")
     return references
 
 
@@ -436,6 +473,11 @@ def truncation_table(params: Params, data: Data, truncate: int) -> dict[str, dic
         rows["truncated vs torch, detached"] = relative_errors(truncated, detached)
     except ImportError:
         print("torch is not installed: skipping the truncated torch check")
+    try:
+        detached = engine_gradients(params, inputs, targets, truncate=truncate)
+        rows["truncated vs engine, detached"] = relative_errors(truncated, detached)
+    except ImportError:
+        print("tinygrad_rnn is not installed (pip install -e .): skipping the truncated engine check")
     return rows
 
 

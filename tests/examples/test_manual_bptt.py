@@ -79,6 +79,19 @@ def test_bptt_matches_torch(params, data):
     assert_close(grads, reference, mb.PARAM_NAMES, 1e-10)
 
 
+@pytest.mark.parametrize("truncate", [None, 1, 2, 3])
+def test_engine_matches_hand_bptt(params, data, truncate):
+    grads, _ = mb.bptt(params, data.inputs, data.targets, truncate=truncate)
+    reference = mb.engine_gradients(params, data.inputs, data.targets, truncate)
+    assert_close(grads, reference, mb.PARAM_NAMES, 1e-10)
+
+
+def test_engine_matches_hand_bptt_after_training(trained_params, data):
+    grads, _ = mb.bptt(trained_params, data.inputs, data.targets)
+    reference = mb.engine_gradients(trained_params, data.inputs, data.targets)
+    assert_close(grads, reference, mb.PARAM_NAMES, 1e-10)
+
+
 def test_homework_gets_v_right_and_u_w_wrong(params, data):
     grads, _ = mb.homework_bptt(params, data.inputs, data.targets)
     reference = numeric(params, data, mb.homework_forward)
@@ -151,6 +164,8 @@ def test_main_writes_png(tmp_path, capsys):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = capsys.readouterr().out
     assert "bptt vs finite diff" in out
+    assert "bptt vs engine" in out
+    assert "truncated vs engine, detached" in out
     assert "homework vs finite diff" in out
     assert "truncated vs full bptt" in out
     assert f"wrote {path}" in out
