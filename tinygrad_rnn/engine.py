@@ -215,7 +215,11 @@ class Op:
                     requires_grad = True
                     break
         if not requires_grad:
-            return Tensor._make(out, False, None)
+            result = Tensor._make(out, False, None)
+            for a in args:  # computed from a detached value (hx[0] of a carried state): keep the mark
+                if isinstance(a, Tensor) and a._detached_from is not None:
+                    result._detached_from = a._detached_from
+            return result
         ctx.inputs = args
         ctx.scope = state.scope
         ctx._output_slot = -1

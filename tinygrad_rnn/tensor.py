@@ -152,7 +152,8 @@ class Tensor:
 
         Use it to carry a hidden state into the next chunk (truncated BPTT). The copy
         remembers where it was cut (the op's name and scope, not the op, so the old graph is
-        still freed): a rendered graph marks the truncation there."""
+        still freed), and so do values computed from it outside the graph (``h[0]``): a
+        rendered graph marks the truncation there."""
         t = Tensor._make(self.data, False, None)
         t.name = self.name
         op = self._op
