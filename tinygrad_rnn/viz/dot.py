@@ -1,0 +1,362 @@
+"""Turn a :class:`~tinygrad_rnn.viz.graph.GraphModel` into a ``graphviz.Digraph``: shapes,
+colours, nested clusters, and the gradient colour scale.
+
+The look, in one place:
+
+* op: small grey ellipse with the op's name;
+* tensor made by an op: white rounded box with its name (if any) and shape; the root has a
+  thick border;
+* parameter: blue box with a double border; input: grey box; ghost (where ``detach()`` cut
+  the graph): dashed box, with a dashed edge into the graph;
+* collapsed scope: rounded box with the step's name and its ops;
+* a scope: a cluster box labelled with its name; time steps (``t=k``) are drawn left to
+  right in time order, also for a reverse direction (whose hidden state flows from ``t=k+1``
+  to ``t=k``: those arrows are drawn pointing backwards instead of reordering the steps).
+
+With gradients, tensor, parameter and collapsed nodes are filled by ``log10`` of the
+gradient's norm on a pale-yellow-to-dark-red scale (pale: vanishing), with the norm in the
+label and a legend; op ellipses get the colour of the tensor they make as their outline.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+
+import graphviz
+
+from .graph import GHOST, INPUT, OP, PARAMETER, SCOPE, TENSOR, Cluster, GraphModel, Node, step_of
+
+__all__ = ["GRADIENT_COLOURS", "gradient_colour", "to_digraph"]
+
+FONT = "Helvetica"
+# ColorBrewer YlOrRd: light for small gradients, dark for large ones
+GRADIENT_COLOURS = (
+    "#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026", "#800026",
+)  # fmt: skip
+_DARK_FROM = 0.72  # position on the scale from which labels are drawn in white
+
+_GRAPH = {
+    "fontname": FONT,
+    "fontsize": "11",
+    "nodesep": "0.18",
+    "ranksep": "0.3",
+    "bgcolor": "white",
+}
+_NODE = {"fontname": FONT, "fontsize": "10", "margin": "0.08,0.04", "height": "0.3"}
+_EDGE = {"color": "#555555", "arrowsize": "0.6"}
+
+_STYLES: dict[str, dict[str, str]] = {
+    OP: {"shape": "ellipse", "style": "filled", "fillcolor": "#eeeeee", "color": "#8c8c8c", "fontsize": "9"},
+    TENSOR: {"shape": "box", "style": "rounded,filled", "fillcolor": "white", "color": "#333333"},
+    PARAMETER: {
+        "shape": "box",
+        "style": "filled",
+        "fillcolor": "#c6dbef",
+        "color": "#08519c",
+        "penwidth": "1.5",
+        "peripheries": "2",
+        "fontcolor": "#08306b",
+    },
+    INPUT: {"shape": "box", "style": "filled", "fillcolor": "#f2f2f2", "color": "#8c8c8c"},
+    GHOST: {
+        "shape": "box",
+        "style": "rounded,dashed",
+        "color": "#969696",
+        "fontcolor": "#737373",
+    },
+    SCOPE: {"shape": "box", "style": "rounded,filled", "fillcolor": "white", "color": "#54278f"},
+}
+_STEP_CLUSTER = {
+    "style": "rounded,filled",
+    "fillcolor": "#f5f4fa",
+    "color": "#9e9ac8",
+    "fontsize": "12",
+    "labeljust": "l",
+}
+_SCOPE_CLUSTER = {
+    "style": "rounded",
+    "color": "#bdbdbd",
+    "fontsize": "12",
+    "fontcolor": "#525252",
+    "labeljust": "l",
+}
+_PARAMETER_EDGE = {"color": "#6baed6"}
+_CUT_EDGE = {"style": "dashed", "color": "#969696"}
+
+
+def gradient_colour(norm: float, low: float, high: float) -> tuple[str, bool]:
+    """Fill colour for a gradient norm on the log scale from ``low`` to ``high``, and whether
+    text on it should be white."""
+    if high <= low:
+        position = 1.0
+    else:
+        position = (math.log10(max(norm, low)) - math.log10(low)) / (math.log10(high) - math.log10(low))
+    position = min(max(position, 0.0), 1.0)
+    scaled = position * (len(GRADIENT_COLOURS) - 1)
+    i = min(int(scaled), len(GRADIENT_COLOURS) - 2)
+    a, b = _rgb(GRADIENT_COLOURS[i]), _rgb(GRADIENT_COLOURS[i + 1])
+    f = scaled - i
+    mixed = "#" + "".join(f"{round(x + (y - x) * f):02x}" for x, y in zip(a, b))
+    return mixed, position >= _DARK_FROM
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def format_norm(norm: float) -> str:
+    """``0.00123`` -> ``"1.2e-3"``, ``0.5`` -> ``"0.5"``: short enough for a node label."""
+    if norm == 0 or not math.isfinite(norm):
+        return str(norm)
+    mantissa, exponent = f"{norm:.1e}".split("e")
+    if -1 <= int(exponent) <= 2:
+        return f"{norm:.2g}"
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _shape_text(shape: tuple[int, ...] | None) -> str:
+    if shape is None:
+        return ""
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _label(node: Node, show_grad: bool) -> str:
+    lines: list[str] = []
+    if node.kind == OP:
+        lines.append(node.label)
+    elif node.kind == SCOPE:
+        lines += [node.label, f"{node.op_count} op{'s' * (node.op_count != 1)}"]
+    else:
+        default = {PARAMETER: "parameter", INPUT: "input", GHOST: "detached"}.get(node.kind, "")
+        title = node.label or default
+        shape = _shape_text(node.shape)
+        lines.append(f"{title} {shape}".strip() if len(title) + len(shape) < 18 else title)
+        if len(title) + len(shape) >= 18:
+            lines.append(shape)
+        if node.kind == GHOST:
+            lines += [node.detail, "truncated BPTT: gradient stops here"]
+    if show_grad and node.kind != OP and node.grad_norm is not None:
+        lines.append(f"grad {format_norm(node.grad_norm)}")
+    # "\\n" is DOT's line break; a backslash in a name must not start an escape
+    return "\\n".join(line.replace("\\", "\\\\") for line in lines if line)
+
+
+def _tooltip(node: Node) -> str:
+    """Hover text in an SVG: where the node comes from."""
+    where = "/".join(node.path)
+    if node.kind == SCOPE:
+        return f"{where}: {node.op_count} ops ({node.detail})"
+    text = node.label or node.kind
+    if node.shape is not None:
+        text += f" {'->' if node.kind == OP else ''} {_shape_text(node.shape)}".replace("  ", " ")
+    return f"{text} in {where}" if where else text
+
+
+def _node_attributes(node: Node, scale: tuple[float, float] | None) -> dict[str, str]:
+    attributes = dict(_STYLES[node.kind], tooltip=_tooltip(node))
+    if node.is_root:
+        attributes["penwidth"] = "2.5"
+    norm = node.grad_norm
+    if scale is None or norm is None or node.kind in (OP, GHOST):  # an op: its tensor is coloured
+        return attributes
+    if norm == 0:
+        colour, dark = "white", False
+    elif not math.isfinite(norm):
+        colour, dark = "black", True
+    else:
+        colour, dark = gradient_colour(norm, *scale)
+    attributes["fillcolor"] = colour
+    if "filled" not in attributes["style"]:
+        attributes["style"] += ",filled"
+    if dark:
+        attributes["fontcolor"] = "white"
+    return attributes
+
+
+def _legend(scale: tuple[float, float], roots: str) -> str:
+    """An HTML-like label: the colour scale with the norms it stands for."""
+    low, high = scale
+    cells = 6 if high > low else 1
+    row = []
+    for i in range(cells):
+        norm = (
+            high
+            if cells == 1
+            else 10 ** (math.log10(low) + i * (math.log10(high) - math.log10(low)) / (cells - 1))
+        )
+        colour, dark = gradient_colour(norm, low, high)
+        text = format_norm(norm)
+        if dark:
+            text = f'<FONT COLOR="white">{text}</FONT>'
+        row.append(f'<TD BGCOLOR="{colour}">{text}</TD>')
+    title = html.escape(f"gradient norm ‖∂{roots}/∂tensor‖ (log scale)")
+    return (
+        '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">'
+        f'<TR><TD COLSPAN="{cells}" BORDER="0">{title}</TD></TR>'
+        f"<TR>{''.join(row)}</TR></TABLE>>"
+    )
+
+
+def to_digraph(model: GraphModel, rankdir: str = "LR", title: str | None = None) -> graphviz.Digraph:
+    """The picture of ``model`` as a ``graphviz.Digraph`` (``rankdir``: "LR" or "TB")."""
+    if rankdir not in ("LR", "RL", "TB", "BT"):
+        raise ValueError(f"draw: rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
+    graph_attr = dict(_GRAPH, rankdir=rankdir)
+    if title:
+        graph_attr.update(label=title, labelloc="t", fontsize="14")
+    digraph = graphviz.Digraph("tinygrad_rnn", graph_attr=graph_attr, node_attr=_NODE, edge_attr=_EDGE)
+    scale = model.grad_range() if model.show_grad else None
+    if model.show_grad and scale is None:
+        scale = (1.0, 1.0)
+
+    layout = _Layout()
+    _plan_rails(model, layout)
+    _plan_step_order(model, layout)
+    nodes_in: dict[tuple[str, ...], list[Node]] = {}
+    for node in model.nodes.values():
+        nodes_in.setdefault(node.scope, []).append(node)
+    counter = iter(range(len(model.clusters) + 1))
+
+    def fill(target: graphviz.Digraph, path: tuple[str, ...]) -> None:
+        for node in nodes_in.get(path, []):
+            target.node(node.id, _label(node, model.show_grad), **_node_attributes(node, scale))
+        for point_id, attributes in layout.points.get(path, []):
+            target.node(point_id, "", **{"shape": "point", "width": "0.04", **attributes})
+        for cluster in model.child_clusters(path):
+            with target.subgraph(name=f"cluster_{next(counter)}") as sub:
+                sub.attr(label=cluster.label, **_cluster_style(cluster))
+                fill(sub, cluster.path)
+
+    fill(digraph, ())
+    for index, edge in enumerate(model.edges):
+        if index in layout.replaced:
+            continue
+        source, target = model.nodes[edge.source], model.nodes[edge.target]
+        attributes = dict(_CUT_EDGE) if edge.cut else {}
+        if source.kind == PARAMETER:
+            attributes.update(_PARAMETER_EDGE)
+        if _against_time(source, target):
+            digraph.edge(edge.target, edge.source, dir="back", **attributes)
+        else:
+            digraph.edge(edge.source, edge.target, **attributes)
+    for source_id, target_id, attributes in layout.edges:
+        digraph.edge(source_id, target_id, **attributes)
+    if model.show_grad and scale is not None:
+        roots = [n.label or "output" for n in model.nodes.values() if n.is_root]
+        roots_text = roots[0] if len(roots) == 1 else "(sum of outputs)"
+        digraph.node("gradient_legend", _legend(scale, roots_text), shape="plaintext", fontsize="9")
+    return digraph
+
+
+RAIL_FROM_STEPS = 3  # a node feeding (or fed by) this many time steps gets a rail
+
+
+@dataclass
+class _Layout:
+    """Drawing aids that are not part of the graph: invisible or point nodes per cluster, the
+    edges between them, and the model edges they replace."""
+
+    points: dict[tuple[str, ...], list[tuple[str, dict[str, str]]]] = field(default_factory=dict)
+    edges: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    replaced: set[int] = field(default_factory=set)  # indices into model.edges
+
+    def point(self, cluster: tuple[str, ...], point_id: str, **attributes: str) -> str:
+        self.points.setdefault(cluster, []).append((point_id, attributes))
+        return point_id
+
+
+def _plan_rails(model: GraphModel, layout: _Layout) -> None:
+    """Route the edges between one node and many time steps along a rail: a line running
+    past the steps in time order, with one short arrow into (or out of) each step.
+
+    A weight shared by 100 steps would otherwise send 100 edges across the picture, and dot
+    lays out an edge spanning k ranks as k hidden nodes: the layout time grows with the square
+    of the number of steps (minutes for a 30-step LSTM). Along a rail it grows linearly."""
+    # (node id, "out" or "in") -> (parent of the steps, k) -> [(edge index, node id in step k)]
+    links: dict[tuple[str, str], dict[tuple[tuple[str, ...], int], list[tuple[int, str]]]] = {}
+    for index, edge in enumerate(model.edges):
+        source_step, target_step = (
+            step_of(model.nodes[edge.source].path),
+            step_of(model.nodes[edge.target].path),
+        )
+        if source_step is None and target_step is not None:
+            links.setdefault((edge.source, "out"), {}).setdefault(target_step, []).append(
+                (index, edge.target)
+            )
+        elif target_step is None and source_step is not None:
+            links.setdefault((edge.target, "in"), {}).setdefault(source_step, []).append((index, edge.source))
+    for (node_id, direction), by_step in links.items():
+        colour = _PARAMETER_EDGE["color"] if model.nodes[node_id].kind == PARAMETER else _EDGE["color"]
+        # heavy taps pull each rail point next to its step; the rail itself stretches
+        line = {"arrowhead": "none", "color": colour}
+        tap = {"arrowhead": "none" if direction == "in" else "normal", "color": colour, "weight": "8"}
+        parents: dict[tuple[str, ...], list[int]] = {}
+        for parent, k in by_step:
+            parents.setdefault(parent, []).append(k)
+        for parent, steps in parents.items():
+            if len(steps) < RAIL_FROM_STEPS:
+                continue
+            steps.sort()
+            points = [
+                layout.point(parent, f"rail_{node_id}_{direction}_{'_'.join(parent)}_{k}", color=colour)
+                for k in steps
+            ]
+            layout.edges += [(a, b, line) for a, b in zip(points, points[1:])]
+            if direction == "out":
+                layout.edges.append((node_id, points[0], line))
+            else:
+                layout.edges.append((points[-1], node_id, {"color": colour}))
+            for point, k in zip(points, steps):
+                for index, other in by_step[(parent, k)]:
+                    layout.replaced.add(index)
+                    layout.edges.append((point, other, tap) if direction == "out" else (other, point, tap))
+
+
+def _plan_step_order(model: GraphModel, layout: _Layout) -> None:
+    """Lay consecutive time steps side by side: invisible edges from the last nodes of step k
+    to the first nodes of step k+1 (through an invisible point when there are many), so that
+    no step starts before the previous one ends. Without them dot stacks the steps, as inputs
+    and weights make every step start at the left edge. The point sits in the steps' parent
+    cluster: dot ranks a cluster as a unit, and a detour through the root graph would read as
+    a cycle."""
+    members: dict[tuple[str, ...], list[str]] = {}
+    for node in model.nodes.values():
+        found = step_of(node.scope)
+        if found is not None:
+            parent, k = found
+            members.setdefault(node.scope[: len(parent) + 1], []).append(node.id)
+    step_cluster = {node_id: path for path, ids in members.items() for node_id in ids}
+    has_inner_input: set[str] = set()
+    has_inner_output: set[str] = set()
+    for edge in model.edges:
+        cluster = step_cluster.get(edge.source)
+        if cluster is not None and step_cluster.get(edge.target) == cluster:
+            has_inner_output.add(edge.source)
+            has_inner_input.add(edge.target)
+    by_parent: dict[tuple[str, ...], list[Cluster]] = {}
+    for path in members:
+        by_parent.setdefault(path[:-1], []).append(model.clusters[path])
+    invisible = {"style": "invis"}
+    for parent, steps in by_parent.items():
+        steps.sort(key=lambda c: c.step or 0)
+        for before, after in zip(steps, steps[1:]):
+            last = [n for n in members[before.path] if n not in has_inner_output]
+            first = [n for n in members[after.path] if n not in has_inner_input]
+            if len(last) * len(first) <= 16:
+                layout.edges += [(a, b, invisible) for a in last for b in first]
+                continue
+            joint = "order_" + "_".join(after.path)
+            layout.point(parent, joint, style="invis", width="0", height="0")
+            layout.edges += [(n, joint, invisible) for n in last] + [(joint, n, invisible) for n in first]
+
+
+def _cluster_style(cluster: Cluster) -> dict[str, str]:
+    return dict(_STEP_CLUSTER if cluster.step is not None else _SCOPE_CLUSTER)
+
+
+def _against_time(source: Node, target: Node) -> bool:
+    """True for an edge from step t=k+j to step t=k of the same layer (a reverse direction)."""
+    a, b = step_of(source.path), step_of(target.path)
+    return a is not None and b is not None and a[0] == b[0] and a[1] > b[1]
