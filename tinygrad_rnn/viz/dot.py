@@ -8,14 +8,17 @@ The look, in one place:
   thick border;
 * parameter: blue box with a double border; input: grey box; ghost (where ``detach()`` cut
   the graph): dashed box, with a dashed edge into the graph;
-* collapsed scope: rounded box with the step's name and its ops;
-* a scope: a cluster box labelled with its name; time steps (``t=k``) are drawn left to
-  right in time order, also for a reverse direction (whose hidden state flows from ``t=k+1``
-  to ``t=k``: those arrows are drawn pointing backwards instead of reordering the steps).
+* collapsed scope: rounded box with the scope's name and its number of ops (listed in the
+  tooltip of an SVG);
+* a scope: a cluster box labelled with its name. Time steps (``t=k``) are laid out left to
+  right in time order, also in a reverse direction, whose hidden state flows from ``t=k+1``
+  to ``t=k``: those arrows point backwards instead of the steps being reordered;
+* a node used by many steps (a shared weight) reaches them along a rail: one line past the
+  steps with a short arrow into each (see ``_plan_rails``).
 
 With gradients, tensor, parameter and collapsed nodes are filled by ``log10`` of the
 gradient's norm on a pale-yellow-to-dark-red scale (pale: vanishing), with the norm in the
-label and a legend; op ellipses get the colour of the tensor they make as their outline.
+label and a legend. Ops stay grey: the tensor each one makes carries its colour.
 """
 
 from __future__ import annotations
@@ -139,8 +142,12 @@ def _label(node: Node, show_grad: bool) -> str:
             lines += [node.detail, "truncated BPTT: gradient stops here"]
     if show_grad and node.kind != OP and node.grad_norm is not None:
         lines.append(f"grad {format_norm(node.grad_norm)}")
-    # "\\n" is DOT's line break; a backslash in a name must not start an escape
-    return "\\n".join(line.replace("\\", "\\\\") for line in lines if line)
+    return "\\n".join(_escape(line) for line in lines if line)  # "\\n": DOT's line break
+
+
+def _escape(text: str) -> str:
+    """A backslash in a name must not start a DOT escape (the graphviz package quotes the rest)."""
+    return text.replace("\\", "\\\\")
 
 
 def _tooltip(node: Node) -> str:
@@ -155,7 +162,7 @@ def _tooltip(node: Node) -> str:
 
 
 def _node_attributes(node: Node, scale: tuple[float, float] | None) -> dict[str, str]:
-    attributes = dict(_STYLES[node.kind], tooltip=_tooltip(node))
+    attributes = dict(_STYLES[node.kind], tooltip=_escape(_tooltip(node)))
     if node.is_root:
         attributes["penwidth"] = "2.5"
     norm = node.grad_norm
@@ -273,7 +280,8 @@ def _plan_rails(model: GraphModel, layout: _Layout) -> None:
 
     A weight shared by 100 steps would otherwise send 100 edges across the picture, and dot
     lays out an edge spanning k ranks as k hidden nodes: the layout time grows with the square
-    of the number of steps (minutes for a 30-step LSTM). Along a rail it grows linearly."""
+    of the number of steps. Measured with dot 2.43: a collapsed 100-step LSTM took 60 s with
+    one edge per step and 0.4 s along rails; a 30-step LSTM 5.3 s and 0.9 s."""
     # (node id, "out" or "in") -> (parent of the steps, k) -> [(edge index, node id in step k)]
     links: dict[tuple[str, str], dict[tuple[tuple[str, ...], int], list[tuple[int, str]]]] = {}
     for index, edge in enumerate(model.edges):
