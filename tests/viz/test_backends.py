@@ -82,9 +82,7 @@ def png_dark_columns(data: bytes) -> list[int]:
             elif kind == 4:
                 guess = left + up - up_left
                 dl, du, dul = abs(guess - left), abs(guess - up), abs(guess - up_left)
-                nearest = (
-                    left if dl <= du and dl <= dul else up if du <= dul else up_left
-                )
+                nearest = left if dl <= du and dl <= dul else up if du <= dul else up_left
                 row[i] = (row[i] + nearest) & 0xFF
         for x in range(width):
             pixel = row[x * channels : (x + 1) * channels]
@@ -104,15 +102,11 @@ def hide_system_dot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture(params=["dot", "graphviz-pure"])
-def renderer(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> str:
+def renderer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     """Each test runs once on the system dot and once on the fallback with dot hidden."""
     if request.param == "dot":
         if shutil.which("dot") is None:
-            pytest.skip(
-                "system Graphviz `dot` is not on PATH (apt-get install graphviz)"
-            )
+            pytest.skip("system Graphviz `dot` is not on PATH (apt-get install graphviz)")
         monkeypatch.setenv(BACKEND_ENV_VAR, "dot")
     else:
         hide_system_dot(monkeypatch, tmp_path)
@@ -155,9 +149,7 @@ def test_engine_is_passed_to_the_renderer(renderer: str, tmp_path: Path) -> None
     assert by_dot != by_circo
 
 
-def test_invalid_dot_raises_with_graphviz_message(
-    renderer: str, tmp_path: Path
-) -> None:
+def test_invalid_dot_raises_with_graphviz_message(renderer: str, tmp_path: Path) -> None:
     target = tmp_path / "broken.png"
     with pytest.raises(RuntimeError, match="syntax error") as raised:
         render_source("digraph { a -> }", target)
@@ -183,9 +175,7 @@ def test_pdf_with_system_dot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert path.read_bytes().startswith(b"%PDF-")
 
 
-def test_pdf_without_system_dot_says_what_to_install(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_pdf_without_system_dot_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     hide_system_dot(monkeypatch, tmp_path)
     with pytest.raises(GraphvizNotFoundError, match="apt-get install graphviz"):
         render_source(STEP_GRAPH, tmp_path / "graph.pdf")
@@ -193,9 +183,7 @@ def test_pdf_without_system_dot_says_what_to_install(
         render_source(STEP_GRAPH, tmp_path / "graph.pdf", backend="graphviz-pure")
 
 
-def test_no_renderer_says_what_to_install(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_no_renderer_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(backends.shutil, "which", lambda *args, **kwargs: None)
     monkeypatch.delenv(BACKEND_ENV_VAR, raising=False)
     with pytest.raises(GraphvizNotFoundError) as raised:
@@ -207,9 +195,7 @@ def test_no_renderer_says_what_to_install(
         available_backend(backend="dot")
 
 
-def test_dot_suffix_writes_source_without_a_renderer(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_dot_suffix_writes_source_without_a_renderer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(backends.shutil, "which", lambda *args, **kwargs: None)
     path = render_source(STEP_GRAPH, str(tmp_path / "graph.dot"))
     assert path == tmp_path / "graph.dot"

@@ -7,7 +7,22 @@ from .module import Module, ModuleList, Parameter, Sequential
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
-    "CrossEntropyLoss", "Dropout", "Embedding", "Linear", "MSELoss", "Module", "ModuleList", "Parameter",
-    "Sequential", "functional", "init", "utils",
-    "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell",
+    "CrossEntropyLoss",
+    "Dropout",
+    "Embedding",
+    "Linear",
+    "MSELoss",
+    "Module",
+    "ModuleList",
+    "Parameter",
+    "Sequential",
+    "functional",
+    "init",
+    "utils",
+    "GRU",
+    "GRUCell",
+    "LSTM",
+    "LSTMCell",
+    "RNN",
+    "RNNCell",
 ]

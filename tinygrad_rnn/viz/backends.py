@@ -90,12 +90,8 @@ def _requested_backend(backend: str | None) -> str:
     choice = backend or os.environ.get(BACKEND_ENV_VAR) or "auto"
     allowed = ("auto", *BACKENDS)
     if choice not in allowed:
-        source = (
-            "backend argument" if backend else f"{BACKEND_ENV_VAR} environment variable"
-        )
-        raise ValueError(
-            f"unknown renderer {choice!r} from the {source}; use one of {allowed}"
-        )
+        source = "backend argument" if backend else f"{BACKEND_ENV_VAR} environment variable"
+        raise ValueError(f"unknown renderer {choice!r} from the {source}; use one of {allowed}")
     return choice
 
 
@@ -114,14 +110,9 @@ def _resolve(backend: str | None, fmt: str) -> tuple[str, str]:
             f"and unset {BACKEND_ENV_VAR} (or pass backend='dot'), or write .png or .svg"
         )
     hints = " or ".join(_INSTALL_HINTS[name] for name in able)
-    message = (
-        f"no renderer for .{fmt} files found (renderer choice: {choice}); "
-        f"install {hints}"
-    )
+    message = f"no renderer for .{fmt} files found (renderer choice: {choice}); install {hints}"
     if GRAPHVIZ_PURE in candidates and GRAPHVIZ_PURE not in able:
-        message += (
-            f" ({GRAPHVIZ_PURE}, the pip-only fallback, writes only .png and .svg)"
-        )
+        message += f" ({GRAPHVIZ_PURE}, the pip-only fallback, writes only .png and .svg)"
     raise GraphvizNotFoundError(message)
 
 
@@ -167,9 +158,7 @@ def render_source(
     path = Path(path)
     fmt = _format_of(path)
     if engine not in ENGINES:
-        raise ValueError(
-            f"unknown Graphviz layout engine {engine!r}; use one of {ENGINES}"
-        )
+        raise ValueError(f"unknown Graphviz layout engine {engine!r}; use one of {ENGINES}")
     if fmt == "dot":
         path.write_text(dot_source, encoding="utf-8")
         return path
@@ -181,9 +170,7 @@ def render_source(
         check=False,
     )
     if result.returncode != 0:
-        message = (
-            result.stderr.decode("utf-8", errors="replace").strip() or "(no message)"
-        )
+        message = result.stderr.decode("utf-8", errors="replace").strip() or "(no message)"
         raise RuntimeError(
             f"{name} ({program}) failed with exit code {result.returncode} rendering {path}:\n{message}"
         )
