@@ -325,6 +325,13 @@ def test_backend_argument_overrides_the_environment(tmp_path: Path, monkeypatch:
         viz.render(loss, path=tmp_path / "x.svg", backend="nope")
 
 
+def test_jupyter_shows_the_picture_inline_with_either_renderer(renderer: str) -> None:
+    _, loss = rnn_loss(steps=2)
+    bundle = viz.draw(loss)._repr_mimebundle_(include=["image/svg+xml", "image/png"])
+    assert bundle["image/svg+xml"].lstrip().startswith(("<?xml", "<svg")) and "t=2" in bundle["image/svg+xml"]
+    assert bundle["image/png"].startswith(PNG_SIGNATURE)
+
+
 def test_dot_suffix_writes_the_source(tmp_path: Path) -> None:
     _, loss = rnn_loss(steps=2)
     path = viz.render(loss, path=tmp_path / "graph.dot", collapse=True)

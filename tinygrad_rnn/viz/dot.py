@@ -25,13 +25,16 @@ from __future__ import annotations
 
 import html
 import math
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import graphviz
 
+from .backends import render_source
 from .graph import GHOST, INPUT, OP, PARAMETER, SCOPE, TENSOR, Cluster, GraphModel, Node, step_of
 
-__all__ = ["GRADIENT_COLOURS", "gradient_colour", "to_digraph"]
+__all__ = ["GRADIENT_COLOURS", "Picture", "format_norm", "gradient_colour", "to_digraph"]
 
 FONT = "Helvetica"
 # ColorBrewer YlOrRd: light for small gradients, dark for large ones
@@ -87,6 +90,23 @@ _SCOPE_CLUSTER = {
 }
 _PARAMETER_EDGE = {"color": "#6baed6"}
 _CUT_EDGE = {"style": "dashed", "color": "#969696"}
+
+
+class Picture(graphviz.Digraph):
+    """A ``graphviz.Digraph`` that Jupyter shows inline through ``viz.backends``: with the
+    system ``dot`` when installed, else with the pip-installed ``graphviz-pure`` (the plain
+    Digraph needs the system ``dot`` for that)."""
+
+    def _repr_image_svg_xml(self) -> str:
+        return _render_bytes(self.source, "svg").decode("utf-8")
+
+    def _repr_image_png(self) -> bytes:
+        return _render_bytes(self.source, "png")
+
+
+def _render_bytes(source: str, fmt: str) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        return render_source(source, Path(folder) / f"graph.{fmt}").read_bytes()
 
 
 def gradient_colour(norm: float, low: float, high: float) -> tuple[str, bool]:
@@ -213,7 +233,7 @@ def to_digraph(model: GraphModel, rankdir: str = "LR", title: str | None = None)
     graph_attr = dict(_GRAPH, rankdir=rankdir)
     if title:
         graph_attr.update(label=title, labelloc="t", fontsize="14")
-    digraph = graphviz.Digraph("tinygrad_rnn", graph_attr=graph_attr, node_attr=_NODE, edge_attr=_EDGE)
+    digraph = Picture("tinygrad_rnn", graph_attr=graph_attr, node_attr=_NODE, edge_attr=_EDGE)
     scale = model.grad_range() if model.show_grad else None
     if model.show_grad and scale is None:
         scale = (1.0, 1.0)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -352,7 +352,7 @@ def _collapse(model: GraphModel) -> GraphModel:
             first_seen.setdefault(found[0] if found else node.scope, len(first_seen))
         else:
             if node.kind in (PARAMETER, GHOST) and node.scope in innermost:
-                node.scope = node.scope[:-1]  # the cluster became a node: sit next to it
+                node = replace(node, scope=node.scope[:-1])  # the cluster became a node: sit next to it
             collapsed.nodes[node.id] = node
             representative[node.id] = node.id
 
