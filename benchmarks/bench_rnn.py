@@ -322,7 +322,7 @@ class Library:
     weights are handed to ``load_state_dict``."""
 
     name: str
-    module: Any  # exposes nn.RNN, nn.LSTM, nn.Linear, nn.functional, optim.SGD, cat
+    module: Any  # exposes nn.RNN, nn.LSTM, nn.Linear, nn.functional, optim.SGD, cat, float64
     tensor: Callable[[np.ndarray, bool], Any]  # (array, requires_grad) -> tensor (a copy)
     state_value: Callable[[np.ndarray], Any]  # ndarray -> what load_state_dict accepts
 
@@ -416,9 +416,9 @@ class ModuleTrainer:
         layer = lib.nn.LSTM if config.cell == "lstm" else lib.nn.RNN
         self.rnn = layer(config.vocab, config.hidden)
         self.head = lib.nn.Linear(config.hidden, config.vocab)
-        if library.name == "torch":  # ours takes its dtype from the loaded arrays
-            self.rnn.to(getattr(lib, problem.dtype.name))
-            self.head.to(getattr(lib, problem.dtype.name))
+        dtype = getattr(lib, problem.dtype.name)  # torch.float64 / tinygrad_rnn.float64
+        self.rnn.to(dtype)  # as in torch: load_state_dict casts to the parameters' dtype
+        self.head.to(dtype)
         for prefix, module in (("rnn.", self.rnn), ("head.", self.head)):
             weights = {n.removeprefix(prefix): w for n, w in problem.weights.items() if n.startswith(prefix)}
             module.load_state_dict({n: library.state_value(w) for n, w in weights.items()})
@@ -426,8 +426,7 @@ class ModuleTrainer:
             if to_numpy(param).dtype != problem.dtype:
                 raise TypeError(
                     f"{library.name}: parameter {name} is {to_numpy(param).dtype} after "
-                    f"load_state_dict of {problem.dtype} arrays; the benchmark needs the "
-                    "parameters to keep the dtype of the loaded weights"
+                    f"module.to({problem.dtype}) and load_state_dict of {problem.dtype} arrays"
                 )
         self.inputs = library.tensor(problem.inputs, False)  # (T, B, V)
         self.targets = library.tensor(problem.targets, False)
@@ -467,18 +466,12 @@ class Implementation:
 
 
 # What tinygrad_rnn must provide for each "ours" implementation (dotted names).
+_OURS_COMMON = ("Tensor", "nn.functional.cross_entropy", "optim.SGD")
 OURS_REQUIREMENTS = {
-    ("ours_nn", "rnn"): ("Tensor", "nn.RNN", "nn.Linear", "nn.functional.cross_entropy", "optim.SGD"),
-    ("ours_nn", "lstm"): ("Tensor", "nn.LSTM", "nn.Linear", "nn.functional.cross_entropy", "optim.SGD"),
-    ("ours_cell", "rnn"): ("Tensor", "Tensor.tanh", "cat", "nn.functional.cross_entropy", "optim.SGD"),
-    ("ours_cell", "lstm"): (
-        "Tensor",
-        "Tensor.tanh",
-        "Tensor.sigmoid",
-        "cat",
-        "nn.functional.cross_entropy",
-        "optim.SGD",
-    ),
+    ("ours_nn", "rnn"): (*_OURS_COMMON, "nn.RNN", "nn.Linear", "float32", "float64"),
+    ("ours_nn", "lstm"): (*_OURS_COMMON, "nn.LSTM", "nn.Linear", "float32", "float64"),
+    ("ours_cell", "rnn"): (*_OURS_COMMON, "cat", "Tensor.tanh"),
+    ("ours_cell", "lstm"): (*_OURS_COMMON, "cat", "Tensor.tanh", "Tensor.sigmoid"),
 }
 
 
@@ -575,27 +568,70 @@ def correctness_table(rows: list[Row]) -> str:
 # --------------------------------------------------------------------------- timing
 
 
+def build_trainers(impls: list[Implementation], problem: Problem) -> tuple[dict[str, Trainer], list[str]]:
+    """A trainer per implementation; an optional one that fails to build or to run a first
+    step (e.g. ours in float32 only) is left out with a note instead of stopping the run."""
+    trainers, notes = {}, []
+    for impl in impls:
+        try:
+            trainer = impl.build(problem)
+            if impl.optional:
+                trainer.step()
+        except Exception as error:  # ours may be incomplete in any way; the baselines may not
+            if not impl.optional:
+                raise
+            notes.append(f"{impl.name} skipped: {type(error).__name__}: {error}")
+            continue
+        trainers[impl.name] = trainer
+    return trainers, notes
+
+
+# OpenBLAS's idle workers spin for about 0.1 s after a call before they sleep, and torch's
+# OpenMP workers spin too: on a machine with few cores, a pool still spinning from the last
+# implementation slows the next one (measured here: a torch step 8x slower right after numpy,
+# a numpy step 3x slower right after torch). Pausing SETTLE_SECONDS whenever the thread pool
+# changes, and then running one untimed step, makes each block start from a quiet machine.
+SETTLE_SECONDS = 0.2
+
+
+def thread_pool(library: str) -> str:
+    """Which thread pool an implementation's heavy ops run on."""
+    return "torch" if library == "torch" else "numpy BLAS"
+
+
 def time_steps(
-    trainers: dict[str, Trainer], rounds: int, warmup: int, round_seconds: float
+    trainers: dict[str, Trainer], pools: dict[str, str], rounds: int, warmup: int, round_seconds: float
 ) -> dict[str, list[float]]:
     """Seconds per step of each trainer, from interleaved rounds.
 
     Each round runs every trainer for a short block of steps, in an order rotated from round
     to round, so that slow drift (frequency, other load) touches all of them alike. A block
     has as many steps as fit in ``round_seconds`` (at least one), judged from the warm-up.
+    Trainers sharing a thread pool (``pools``) stay next to each other in every rotation, so
+    a round changes pool only twice; see SETTLE_SECONDS for what happens at a change.
     """
-    names = list(trainers)
+    order = sorted(trainers, key=lambda name: pools[name])  # stable: registry order within a pool
+    current_pool = None
+
+    def enter(name: str) -> None:
+        nonlocal current_pool
+        if pools[name] != current_pool:
+            time.sleep(SETTLE_SECONDS)
+            trainers[name].step()
+            current_pool = pools[name]
+
     block = {}
-    for name in names:
+    for name in order:
+        enter(name)
         start = time.perf_counter()
         for _ in range(warmup):
             trainers[name].step()
-        per_step = (time.perf_counter() - start) / warmup
-        block[name] = max(1, int(round_seconds / per_step))
-    times: dict[str, list[float]] = {name: [] for name in names}
+        block[name] = max(1, int(round_seconds / ((time.perf_counter() - start) / warmup)))
+    times: dict[str, list[float]] = {name: [] for name in trainers}
     for r in range(rounds):
-        shift = r % len(names)
-        for name in names[shift:] + names[:shift]:
+        shift = r % len(order)
+        for name in order[shift:] + order[:shift]:
+            enter(name)
             step, record = trainers[name].step, times[name].append
             for _ in range(block[name]):
                 start = time.perf_counter()
@@ -800,8 +836,11 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], bool]:
         dtypes = config_dtypes(config, args.dtype)
         for dtype in dtypes[:1] if args.quick else dtypes:
             problem = make_problem(config, dtype)
-            trainers = {impl.name: impl.build(problem) for impl in impls}
-            samples = time_steps(trainers, args.repeat, warmup, round_seconds)
+            trainers, notes = build_trainers(impls, problem)
+            for note in notes:
+                print(f"- {dtype}: {note}")
+            pools = {i.name: thread_pool(i.library) for i in impls if i.name in trainers}
+            samples = time_steps(trainers, pools, args.repeat, warmup, round_seconds)
             del trainers
             gc.collect()
             result = {
@@ -818,7 +857,7 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], bool]:
             }
             results.append(result)
             if not args.no_memory and (not args.quick or not memory_jobs):
-                memory_jobs.append((config, dtype, impls, result))
+                memory_jobs.append((config, dtype, [i for i in impls if i.name in samples], result))
             print(f"\n{config.name} {dtype}: timed ({args.repeat} rounds)")
     if memory_jobs:
         print(f"\nMeasuring peak memory ({len(memory_jobs)} config/dtype pairs, fresh processes) ...")
