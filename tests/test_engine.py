@@ -327,3 +327,19 @@ def test_scope_tags_ops_with_nested_paths():
     assert y.op.describe() == "tanh (in rnn/t=1)"
     with pytest.raises(ValueError, match="scope"), tg.scope("a/b"):
         pass
+
+
+def test_assigned_grad_must_match_dtype():
+    x = tg.Tensor(np.zeros(3, dtype=np.float32), requires_grad=True)
+    with pytest.raises(TypeError, match=r"dtype float64 to a tensor of dtype float32.*astype"):
+        x.grad = np.ones(3)
+    x.grad = np.ones(3, dtype=np.float32)
+    assert x.grad.dtype == np.float32
+
+
+def test_casting_to_an_integer_dtype_leaves_the_graph():
+    x = leaf(3)
+    i = x.to(np.int64)
+    assert i.dtype == np.int64 and not i.requires_grad and i.op is None
+    y = x.to(np.float32)
+    assert y.requires_grad and y.op.name == "cast"

@@ -101,3 +101,16 @@ def test_torch_tensors_can_be_saved_directly(tmp_path):
     ours = nn.Linear(2, 2)
     ours.load_state_dict(tg.load(tmp_path / "t.npz"))
     np.testing.assert_array_equal(ours.weight.data, reference.weight.detach().numpy())
+
+
+def test_files_that_are_not_archives_are_named_as_such(tmp_path):
+    import pickle
+
+    text = tmp_path / "notes.txt"
+    text.write_text("weights: 1 2 3")
+    with pytest.raises(ValueError, match="neither a .npz archive nor a .npy array"):
+        tg.load(text)
+    raw = tmp_path / "state.pkl"
+    raw.write_bytes(pickle.dumps({"w": [1.0]}))
+    with pytest.raises(ValueError, match="is a pickle.*refuses pickles for safety"):
+        tg.load(raw)

@@ -214,7 +214,7 @@ class Op:
                 if isinstance(a, Tensor) and a.requires_grad:
                     requires_grad = True
                     break
-        if not requires_grad:
+        if not requires_grad or out.dtype.kind not in "fc":  # integer results carry no gradient
             result = Tensor._make(out, False, None)
             for a in args:  # computed from a detached value (hx[0] of a carried state): keep the mark
                 if isinstance(a, Tensor) and a._detached_from is not None:

@@ -50,6 +50,14 @@ def load(path: PathLike) -> dict[str, np.ndarray]:
     """Read an ``.npz`` archive written by ``save`` (or ``np.savez``) into ``{name: array}``,
     ready for ``module.load_state_dict``. Files holding pickled objects are refused."""
     where = os.fspath(path)
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if not magic.startswith((b"PK", b"\x93NUMPY")):
+        kind = "a pickle" if magic.startswith(b"\x80") else "neither a .npz archive nor a .npy array"
+        raise ValueError(
+            f"load: {where!r} is {kind}; load reads .npz archives written by tinygrad_rnn.save "
+            "(or np.savez), and refuses pickles for safety"
+        )
     try:
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):

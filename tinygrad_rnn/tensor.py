@@ -404,6 +404,11 @@ def _check_grad(tensor: Tensor, value: Any) -> Tensor:
         raise RuntimeError(
             f"grad: assigned a gradient of shape {value.shape} to a tensor of shape {tensor.shape}"
         )
+    if value.dtype != tensor.dtype:
+        raise TypeError(
+            f"grad: assigned a gradient of dtype {value.dtype} to a tensor of dtype {tensor.dtype}; "
+            f"convert it first (e.g. .astype(np.{tensor.dtype}))"
+        )
     return value
 
 
