@@ -262,3 +262,23 @@ def test_many_slices_of_one_tensor_accumulate_like_torch():
         return total
 
     check_op(f, f, [randn(3, 4)])
+
+
+def test_a_weight_shared_by_many_products_and_a_dense_use_sums_like_torch():
+    """Weight gradients of Linear and 2-D matmul are kept as lazy outer products and merged;
+    mixing them with an ordinary gradient of the same weight must give torch's sum."""
+    from tinygrad_rnn.ops import Linear
+
+    def f(x, w, v):
+        h = x[0]
+        for t in range(1, 4):
+            h = (Linear.apply(h, w, None) + x[t] @ v).tanh()
+        return (h * w.sum(0)).sum(1) + (x[0] @ v.T).sum(1)
+
+    def torch_f(x, w, v):
+        h = x[0]
+        for t in range(1, 4):
+            h = (torch.nn.functional.linear(h, w) + x[t] @ v).tanh()
+        return (h * w.sum(0)).sum(1) + (x[0] @ v.T).sum(1)
+
+    check_op(f, torch_f, [randn(4, 2, 3), randn(3, 3) * 0.5, randn(3, 3) * 0.5])

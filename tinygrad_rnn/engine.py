@@ -197,9 +197,19 @@ class Op:
     def apply(cls, *args: Any) -> Tensor:
         """Run ``forward`` on the arrays of ``args`` and return the result as a Tensor that
         remembers this op, if any tensor argument requires grad and grad mode is on."""
-        ctx = cls.__new__(cls)
+        # This runs for every op of every unrolled step: one pass over the arguments, and
+        # the result tensor is filled in here rather than through a constructor call.
+        ctx = _new(cls)
         ctx.saved = ()
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        requires_grad = False
+        arrays = []
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                if a.requires_grad:
+                    requires_grad = True
+            else:
+                arrays.append(a)
         try:
             out = cls.forward(ctx, *arrays)
         except (ValueError, IndexError, TypeError) as error:
@@ -208,25 +218,32 @@ class Op:
             out = np.asarray(out)
         if state.anomaly:
             _check_finite(out, f"{cls.name} forward")
-        requires_grad = False
-        if state.grad_enabled:
-            for a in args:
-                if isinstance(a, Tensor) and a.requires_grad:
-                    requires_grad = True
-                    break
-        if not requires_grad or out.dtype.kind not in "fc":  # integer results carry no gradient
-            result = Tensor._make(out, False, None)
+        result = _new(Tensor)
+        result.data = out
+        result._grad = None
+        result.name = None
+        result._detached_from = None
+        if not (requires_grad and state.grad_enabled) or out.dtype.kind not in "fc":
+            # no graph: integer results carry no gradient, and nothing else asked for one
+            result.requires_grad = False
+            result._op = None
             for a in args:  # computed from a detached value (hx[0] of a carried state): keep the mark
                 if isinstance(a, Tensor) and a._detached_from is not None:
                     result._detached_from = a._detached_from
             return result
         ctx.inputs = args
         ctx.scope = state.scope
-        ctx._output_slot = -1
+        output_slot = -1
         for i, s in enumerate(ctx.saved):
             if s is out:
-                ctx._output_slot = i
-        return Tensor._make(out, True, ctx)
+                output_slot = i
+        ctx._output_slot = output_slot
+        result.requires_grad = True
+        result._op = ctx
+        return result
+
+
+_new = object.__new__
 
 
 def dual(op: type[Op], *args: Any) -> Any:
@@ -283,11 +300,32 @@ def topological_order(ops: Sequence[Op]) -> list[Op]:
     return order
 
 
-class SparseGrad:
-    """A gradient that is zero except at ``index``: what ``x[index]``'s backward gives.
+class LazyGrad:
+    """A gradient kept in a cheaper form until the engine needs it as an array.
 
-    Kept sparse until it meets another gradient, so reading a sequence step by step
-    (``xs[t]`` for every t) costs O(T) in backward instead of T full-size zero arrays."""
+    Ops may return one from backward when working on arrays; the engine adds it into another
+    gradient with ``add_to`` or turns it into an array with ``dense``. Two kinds exist, each
+    for a pattern an unrolled network repeats at every step."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    def dense(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def add_to(self, out: np.ndarray) -> None:
+        out += self.dense()
+
+    def absorb(self, other: Any) -> bool:
+        """Take ``other`` in without becoming an array, if possible."""
+        return False
+
+
+class SparseGrad(LazyGrad):
+    """Zero except at ``index``: the gradient of ``x[index]``.
+
+    Reading a sequence step by step (``xs[t]`` for every t) then costs O(T) in backward
+    instead of T full-size arrays of zeros added together."""
 
     __slots__ = ("shape", "dtype", "index", "values", "advanced")
 
@@ -310,15 +348,46 @@ class SparseGrad:
         return SparseGrad(self.shape, self.index, self.values.astype(dtype), self.advanced)
 
 
+class OuterGrad(LazyGrad):
+    """``sum_i lefts[i].T @ rights[i]``: the gradient of a weight matrix.
+
+    A weight shared by T time steps receives T such products; kept apart, they are
+    multiplied out at the end as one large product (stacked rows), which is faster than T
+    small products and T full-size additions."""
+
+    __slots__ = ("shape", "dtype", "lefts", "rights")
+
+    def __init__(self, left: np.ndarray, right: np.ndarray) -> None:
+        self.shape = (left.shape[1], right.shape[1])
+        self.dtype = np.result_type(left, right)
+        self.lefts, self.rights = [left], [right]
+
+    def dense(self) -> np.ndarray:
+        if len(self.lefts) == 1:
+            return np.asarray(self.lefts[0].T @ self.rights[0])
+        return np.concatenate(self.lefts).T @ np.concatenate(self.rights)
+
+    def absorb(self, other: Any) -> bool:
+        if type(other) is not OuterGrad:
+            return False
+        self.lefts += other.lefts
+        self.rights += other.rights
+        return True
+
+    def astype(self, dtype: Any) -> np.ndarray:
+        return self.dense().astype(dtype)
+
+
 def _dense(g: Any) -> Any:
-    return g.dense() if type(g) is SparseGrad else g
+    return g.dense() if isinstance(g, LazyGrad) else g
 
 
 class _Gradients:
     """Gradients gathered during one walk, keyed by the id of an op (the gradient of its
     output) or of a leaf. A key's first gradient is stored as given (it may be shared with
-    other keys); from the second on, they are summed into a buffer this walk owns, in place.
-    Under create_graph they are Tensors and are summed with ops instead."""
+    other keys); lazy gradients absorb each other while they can; otherwise, from the second
+    gradient on, they are summed into a buffer this walk owns, in place. Under create_graph
+    they are Tensors and are summed with ops instead."""
 
     def __init__(self, differentiable: bool) -> None:
         self.values: dict[int, Any] = {}
@@ -333,14 +402,17 @@ class _Gradients:
         elif self.differentiable:
             values[key] = current + g
         elif key in self.owned:
-            if type(g) is SparseGrad:
+            if isinstance(g, LazyGrad):
                 g.add_to(current)
             else:
                 np.add(current, g, out=current)
+        elif isinstance(current, LazyGrad) and current.absorb(g):
+            pass
         else:
             self.owned.add(key)
-            if type(g) is SparseGrad:
-                current = _dense(current) if type(current) is SparseGrad else np.array(current)
+            if isinstance(g, LazyGrad):
+                # a fresh array from dense(), else a copy: either way this walk owns it
+                current = current.dense() if isinstance(current, LazyGrad) else np.array(current)
                 g.add_to(current)
                 values[key] = current
             else:
@@ -376,15 +448,20 @@ def run_backward(
         grads.add(key, g)
 
     found: dict[int, Any] = {}
+    values, owned, anomaly = grads.values, grads.owned, state.anomaly
     previous = state.differentiable_backward, state.grad_enabled
     state.differentiable_backward, state.grad_enabled = create_graph, create_graph
     try:
         for op in reversed(topological_order([r._op for r in roots if r._op is not None])):
-            grad_output = grads.pop(id(op))
+            key = id(op)
+            grad_output = values.pop(key, None)
             if grad_output is None:
                 continue
-            if capture_all or (capture is not None and id(op) in capture):
-                found[id(op)] = grad_output
+            owned.discard(key)
+            if isinstance(grad_output, LazyGrad):
+                grad_output = grad_output.dense()
+            if capture_all or (capture is not None and key in capture):
+                found[key] = grad_output
             input_grads = type(op).backward(op, grad_output)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
@@ -397,22 +474,29 @@ def run_backward(
             for t, g in zip(op.inputs, input_grads):
                 if g is None or not isinstance(t, Tensor) or not t.requires_grad:
                     continue
+                data = t.data
+                if anomaly or g.shape != data.shape or g.dtype != data.dtype:
+                    g = _conform(op, t, g)
                 parent = t._op
                 if parent is None:
-                    leaves[id(t)] = t
-                    grads.add(id(t), _conform(op, t, g))
+                    key = id(t)
+                    leaves[key] = t
                 else:
-                    grads.add(id(parent), _conform(op, t, g))
+                    key = id(parent)
+                if key in values:
+                    grads.add(key, g)
+                else:
+                    values[key] = g
             if not retain_graph and op.saved:
                 op.saved = _FREED
     finally:
         state.differentiable_backward, state.grad_enabled = previous
 
     for key, leaf in leaves.items():
-        owned = key in grads.owned
+        walk_owns_it = key in owned
         g = grads.pop(key)
         if capture is None and not capture_all:
-            _accumulate_leaf(leaf, g, create_graph, owned)
+            _accumulate_leaf(leaf, g, create_graph, walk_owns_it)
         elif capture_all or key in capture:  # type: ignore[operator]
             found[key] = g
     return found

@@ -364,6 +364,8 @@ class Tensor:
     @property
     def T(self) -> Tensor:  # noqa: N802 - torch's name
         """All dimensions reversed (for a matrix: its transpose)."""
+        if self.data.ndim == 2:
+            return ops.Transpose.apply(self, 0, 1)
         return self.permute(tuple(reversed(range(self.data.ndim))))
 
     @property

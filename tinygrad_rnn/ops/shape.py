@@ -46,8 +46,12 @@ class Permute(Op):
                 f"permute: got {len(dims)} dims {tuple(dims)} for a {x.ndim}-d tensor of shape "
                 f"{x.shape}; give one entry per dimension"
             )
-        ctx.inverse = tuple(np.argsort([d % max(x.ndim, 1) for d in dims]).tolist())
-        return np.transpose(x, dims)
+        out = np.transpose(x, dims)  # checks the dims first
+        inverse = [0] * len(dims)
+        for i, d in enumerate(dims):
+            inverse[d] = i
+        ctx.inverse = tuple(inverse)
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
