@@ -73,8 +73,11 @@ class Sum(Op):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, dim: Any, keepdim: bool) -> np.ndarray:
-        axes = _axes(dim, x.ndim)
         ctx.in_shape = x.shape
+        if dim is None:  # the common loss.sum(): no axes to work out
+            ctx.kept_shape = (1,) * x.ndim
+            return x.sum(keepdims=keepdim)
+        axes = _axes(dim, x.ndim)
         ctx.kept_shape = _keepdim_shape(x.shape, axes)
         return x.sum(axis=axes, keepdims=keepdim)
 
