@@ -203,6 +203,7 @@ def test_deep_chain_of_20000_steps_backpropagates():
     np.testing.assert_allclose(x.grad.data, [1.0001**20_000], rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_dropping_a_200000_op_graph_does_not_overflow_the_stack():
     x = tg.Tensor(np.array([1.0]), requires_grad=True)
     h = x

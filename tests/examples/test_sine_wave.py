@@ -46,6 +46,7 @@ def test_chunks_are_consecutive_half_periods():
     np.testing.assert_allclose(next_x[0, 0, 0], y[-1, 0, 0], atol=1e-12)  # the signal continues
 
 
+@pytest.mark.slow
 def test_quick_run_follows_torch_loss_for_loss(tmp_path, capsys):
     pytest.importorskip("torch")
     result = sine_wave.main(["--quick", "--compare-torch", "--out", str(tmp_path)])

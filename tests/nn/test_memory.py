@@ -8,6 +8,7 @@ import tracemalloc
 import weakref
 
 import numpy as np
+import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
@@ -42,6 +43,7 @@ def _train_step(lstm, x, target, state):
     return loss.item(), (h_n.detach(), c_n.detach())
 
 
+@pytest.mark.slow
 def test_hundred_training_steps_do_not_grow_memory():
     """Traced memory after step 100 vs after step 50 (by then Python's free lists for
     small objects have filled up: over the first ~35 steps they grow by a few KB per step
