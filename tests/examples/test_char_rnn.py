@@ -1,41 +1,15 @@
 """examples/char_rnn.py: the main demo learns every next character and draws its pictures."""
 
-import importlib.util
-import struct
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib")
-pytest.importorskip("tqdm")
+from ._load import assert_png, load_example
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def _load_example(name):
-    sys.path.insert(0, str(EXAMPLES))  # for its `import _common`
-    try:
-        spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(EXAMPLES))
-    return module
-
-
-char_rnn = _load_example("char_rnn")
+char_rnn = load_example("char_rnn")
 PICTURES = ("char_rnn_graph.png", "char_rnn_graph_grad.png", "char_rnn_loss.png", "char_rnn_predictions.png")
-
-
-def assert_png(path, min_width=400, min_height=200):
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
-    width, height = struct.unpack(">II", data[16:24])
-    assert width >= min_width and height >= min_height, f"{path}: {width}x{height} is too small to read"
-    assert 5_000 < len(data) < 2_000_000, f"{path}: {len(data)} bytes"
 
 
 @pytest.fixture(scope="module")

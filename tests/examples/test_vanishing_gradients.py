@@ -1,43 +1,15 @@
 """examples/vanishing_gradients.py: dL/dh_t over a long unroll, checked against torch."""
 
-import importlib.util
-import struct
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import autograd
 
-pytest.importorskip("matplotlib")
-pytest.importorskip("tqdm")
+from ._load import assert_png, load_example
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def _load_example(name):
-    sys.path.insert(0, str(EXAMPLES))  # for its `import _common`
-    try:
-        spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(EXAMPLES))
-    return module
-
-
-vg = _load_example("vanishing_gradients")
+vg = load_example("vanishing_gradients")
 PICTURES = ("vanishing_gradients.png", "vanishing_gradients_graph.png")
-
-
-def assert_png(path, min_width=400, min_height=200):
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
-    width, height = struct.unpack(">II", data[16:24])
-    assert width >= min_width and height >= min_height, f"{path}: {width}x{height} is too small to read"
-    assert 5_000 < len(data) < 2_000_000, f"{path}: {len(data)} bytes"
 
 
 @pytest.fixture(scope="module")
