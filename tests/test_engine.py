@@ -178,6 +178,7 @@ def test_create_graph_gives_second_derivatives():
     np.testing.assert_allclose(x.grad.data, 6 * x.data, rtol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True:UserWarning")
 def test_backward_create_graph_matches_torch_hessian_vector_product():
     a = np.random.default_rng(3).standard_normal((3, 3))
     x, xt = tg.Tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
@@ -230,6 +231,7 @@ def test_finished_graph_is_freed_without_the_garbage_collector():
 # ---------------------------------------------------------------- anomaly mode and errors
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy's own note on the NaN and Inf made here
 def test_detect_anomaly_names_the_op_in_forward_and_backward():
     x = tg.Tensor(np.array([-1.0, 1.0]), requires_grad=True)
     with detect_anomaly(), pytest.raises(RuntimeError, match="log forward produced NaN"):
