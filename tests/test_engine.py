@@ -346,3 +346,17 @@ def test_casting_to_an_integer_dtype_leaves_the_graph():
     assert i.dtype == np.int64 and not i.requires_grad and i.op is None
     y = x.to(np.float32)
     assert y.requires_grad and y.op.name == "cast"
+
+
+def test_the_graph_holds_ops_not_intermediate_tensors():
+    """An intermediate array that backward does not need is freed once the user drops its
+    tensor; backward still works through the op that made it."""
+    x = leaf(3)
+    h = x * 2.0  # mul saves its inputs (x and the number), not its output
+    y = h.tanh()  # tanh saves its output
+    made_h = h.op
+    assert made_h.output() is h and made_h.out_shape == (3,)
+    del h
+    assert made_h.output() is None, "the graph kept an intermediate tensor alive"
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 2 * (1 - np.tanh(2 * x.data) ** 2), rtol=1e-12)

@@ -21,6 +21,7 @@ runs on numpy arrays (fast: no graph is built) or, when ``create_graph=True``, o
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -141,14 +142,19 @@ class Op:
     ``MyOp.apply(tensor, ...)``. Example: ``tinygrad_rnn/ops/activation.py``.
     """
 
-    __slots__ = ("inputs", "saved", "scope", "_output_slot", "__dict__")
+    __slots__ = ("inputs", "saved", "scope", "out_shape", "out_dtype", "_output", "_saved_roles", "__dict__")
 
     name = "op"  # shown in errors and in rendered graphs; subclasses override
 
+    # The arguments of forward, except that a tensor made by another op is held as that op:
+    # the graph keeps the ops and what they saved, not every intermediate array.
     inputs: tuple[Any, ...]
     saved: Any
     scope: tuple[str, ...]
-    _output_slot: int
+    out_shape: tuple[int, ...]  # the shape and dtype of the tensor this op made
+    out_dtype: np.dtype
+    _output: weakref.ref[Tensor]
+    _saved_roles: tuple[int, ...]  # per saved array: the argument it is, -2 the output, -1 neither
 
     @staticmethod
     def forward(ctx: Any, *args: Any) -> np.ndarray:
@@ -174,18 +180,23 @@ class Op:
 
     def _saved_as_tensor(self, index: int, array: Any) -> Any:
         """Under create_graph, saved arrays become Tensors connected to the graph: an input
-        becomes that input, the output becomes a tensor made by this very op; anything else
-        is a constant."""
-        for t in self.inputs:
-            if isinstance(t, Tensor) and t.data is array:
-                return t
-        if index == self._output_slot:
+        becomes that input (or a tensor made by the same op), the output a tensor made by this
+        very op; anything else is a constant."""
+        role = self._saved_roles[index]
+        if role == -2:
             return Tensor._make(array, True, self)
+        if role >= 0:
+            source = self.inputs[role]
+            return Tensor._make(array, True, source) if isinstance(source, Op) else source
         return Tensor(array) if isinstance(array, np.ndarray) else array
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
-        return tuple(isinstance(t, Tensor) and t.requires_grad for t in self.inputs)
+        return tuple(isinstance(t, Op) or (isinstance(t, Tensor) and t.requires_grad) for t in self.inputs)
+
+    def output(self) -> Tensor | None:
+        """The tensor this op made, if it is still alive (the graph does not keep it)."""
+        return self._output()
 
     def describe(self) -> str:
         """The op's name and where it was made, for error messages: ``tanh (in t=3)``."""
@@ -231,19 +242,33 @@ class Op:
                 if isinstance(a, Tensor) and a._detached_from is not None:
                     result._detached_from = a._detached_from
             return result
-        ctx.inputs = args
+        inputs = []
+        for a in args:  # a tensor made by an op is reached through that op, not held
+            inputs.append(a._op if isinstance(a, Tensor) and a._op is not None else a)
+        ctx.inputs = tuple(inputs)
         ctx.scope = state.scope
-        output_slot = -1
-        for i, s in enumerate(ctx.saved):
-            if s is out:
-                output_slot = i
-        ctx._output_slot = output_slot
+        ctx.out_shape = out.shape
+        ctx.out_dtype = out.dtype
+        saved = ctx.saved
+        if saved:  # which argument (or the output) each saved array is, for create_graph
+            roles = []
+            for s in saved:
+                role = -2 if s is out else -1
+                if role == -1:
+                    for j, array in enumerate(arrays):
+                        if s is array:
+                            role = j
+                            break
+                roles.append(role)
+            ctx._saved_roles = tuple(roles)
         result.requires_grad = True
         result._op = ctx
+        ctx._output = _weak(result)
         return result
 
 
 _new = object.__new__
+_weak = weakref.ref
 
 
 def dual(op: type[Op], *args: Any) -> Any:
@@ -294,9 +319,9 @@ def topological_order(ops: Sequence[Op]) -> list[Op]:
             continue
         visited.add(id(op))
         stack.append((op, True))
-        for t in reversed(op.inputs):
-            if isinstance(t, Tensor) and t._op is not None and id(t._op) not in visited:
-                stack.append((t._op, False))
+        for parent in reversed(op.inputs):
+            if isinstance(parent, Op) and id(parent) not in visited:
+                stack.append((parent, False))
     return order
 
 
@@ -471,18 +496,19 @@ def run_backward(
                     f"expected {len(op.inputs)} (one per argument of forward, None for "
                     "non-tensor arguments)"
                 )
-            for t, g in zip(op.inputs, input_grads):
-                if g is None or not isinstance(t, Tensor) or not t.requires_grad:
+            for source, g in zip(op.inputs, input_grads):
+                if g is None:
                     continue
-                data = t.data
-                if anomaly or g.shape != data.shape or g.dtype != data.dtype:
-                    g = _conform(op, t, g)
-                parent = t._op
-                if parent is None:
-                    key = id(t)
-                    leaves[key] = t
+                if isinstance(source, Op):  # the gradient of the tensor that op made
+                    shape, dtype = source.out_shape, source.out_dtype
+                elif isinstance(source, Tensor) and source.requires_grad:  # a leaf
+                    shape, dtype = source.data.shape, source.data.dtype
+                    leaves[id(source)] = source
                 else:
-                    key = id(parent)
+                    continue
+                if anomaly or g.shape != shape or g.dtype != dtype:
+                    g = _conform(op, shape, dtype, g)
+                key = id(source)
                 if key in values:
                     grads.add(key, g)
                 else:
@@ -502,18 +528,18 @@ def run_backward(
     return found
 
 
-def _conform(op: Op, t: Tensor, g: Any) -> Any:
+def _conform(op: Op, shape: tuple[int, ...], dtype: np.dtype, g: Any) -> Any:
     """Check a gradient against its input: same shape, same dtype (cast if needed)."""
-    if g.shape != t.data.shape:
+    if g.shape != shape:
         raise RuntimeError(
             f"{op.describe()}: backward returned a gradient of shape {tuple(g.shape)} for an "
-            f"input of shape {t.data.shape}; a custom op's backward must return one gradient "
+            f"input of shape {shape}; a custom op's backward must return one gradient "
             "per input with that input's shape"
         )
     if state.anomaly:
         _check_finite(_dense(g), f"{op.describe()} backward")
-    if g.dtype != t.data.dtype:
-        g = g.to(t.data.dtype) if isinstance(g, Tensor) else g.astype(t.data.dtype)
+    if g.dtype != dtype:
+        g = g.to(dtype) if isinstance(g, Tensor) else g.astype(dtype)
     return g
 
 

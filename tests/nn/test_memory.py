@@ -47,7 +47,8 @@ def _train_step(lstm, x, target, state):
 def test_hundred_training_steps_do_not_grow_memory():
     """Traced memory after step 100 vs after step 50 (by then Python's free lists for
     small objects have filled up: over the first ~35 steps they grow by a few KB per step
-    and then stop). The tolerance is a tenth of what ONE step's graph holds, so a
+    and then stop; after other tests ran in the same process, they still settle by some
+    KB over steps 50-100). The tolerance is a quarter of what ONE step's graph holds, so a
     leak of even a single graph over the 50 steps fails."""
     lstm = _make_model()
     rng = np.random.default_rng(0)
@@ -70,7 +71,7 @@ def test_hundred_training_steps_do_not_grow_memory():
             tracemalloc.stop()
     assert one_graph > 100_000  # the measure below is meaningful: a graph is big
     growth = after_100 - after_50
-    assert growth < one_graph / 10, f"memory grew by {growth} bytes over 50 steps (one graph: {one_graph})"
+    assert growth < one_graph / 4, f"memory grew by {growth} bytes over 50 steps (one graph: {one_graph})"
     assert peak - after_100 < 3 * one_graph, "a step held more than its own graph at its peak"
 
 
@@ -80,13 +81,13 @@ def test_a_steps_graph_dies_without_a_gc_pass():
     x = tg.Tensor(rng.standard_normal((T, B, IN)).astype(np.float32))
     with _GcDisabled():
         output, (h_n, c_n) = lstm(x)
-        step_hidden = output.op.inputs[1]  # a hidden state of one direction, one time step
-        refs = [weakref.ref(t) for t in (output, h_n, c_n, step_hidden)]
-        op_refs = [weakref.ref(t.op) for t in (output, h_n, step_hidden)]
+        step_op = output.op.inputs[1]  # the op that made a hidden state of one time step
+        refs = [weakref.ref(t) for t in (output, h_n, c_n)]
+        op_refs = [weakref.ref(op) for op in (output.op, h_n.op, step_op)]
         loss = (output * output).mean()
         loss.backward()
         carried = (h_n.detach(), c_n.detach())
-        del output, h_n, c_n, step_hidden, loss
+        del output, h_n, c_n, step_op, loss
         assert all(r() is None for r in refs), "a tensor of the finished step is still alive"
         assert all(r() is None for r in op_refs), "an op of the finished step is still alive"
         lstm(x, carried)  # the detached state is all that the next step needs
@@ -98,6 +99,6 @@ def test_graph_dies_even_without_backward():
     x = tg.randn(T, B, IN)
     with _GcDisabled():
         output, _ = lstm(x)
-        first_op = weakref.ref(output.op.inputs[1].op)
+        first_op = weakref.ref(output.op.inputs[1])
         del output
         assert first_op() is None

@@ -12,7 +12,7 @@ import torch
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
-from tinygrad_rnn.engine import topological_order
+from tinygrad_rnn.engine import Op, topological_order
 from tinygrad_rnn.nn import recurrent
 
 from ..helpers import assert_close
@@ -413,13 +413,14 @@ def test_every_op_of_step_k_is_tagged_t_equals_k(kind):
     # the per-step hidden states stacked into a direction's output were made in that step
     for suffix in ("", "_reverse"):
         stack_op = next(op for op in ops if op.scope == (name, f"l1{suffix}") and op.name == "stack")
-        for t, h in enumerate(stack_op.inputs[1:], start=1):
-            assert h.op.scope == (name, f"l1{suffix}", f"t={t}")
+        for t, step_op in enumerate(stack_op.inputs[1:], start=1):
+            assert step_op.scope == (name, f"l1{suffix}", f"t={t}")
     # the input projection of all steps is one op in the layer's scope
     projections = [op for op in ops if op.name == "linear" and len(op.scope) == 2]
     assert sorted(op.scope[1] for op in projections) == ["l0", "l0_reverse", "l1", "l1_reverse"]
     for op in projections:
-        assert op.inputs[0].shape[0] == T
+        source = op.inputs[0]  # the layer's input: a leaf, or the op that made it
+        assert (source.out_shape if isinstance(source, Op) else source.shape)[0] == T
 
 
 def test_step_scopes_nest_under_the_callers_scope():
@@ -427,7 +428,7 @@ def test_step_scopes_nest_under_the_callers_scope():
     with tg.scope("encoder"):
         output, _ = gru(tg.randn(T, B, IN))
     assert output.op.scope == ("encoder", "gru", "l0")
-    assert output.op.inputs[1].op.scope == ("encoder", "gru", "l0", "t=1")
+    assert output.op.inputs[1].scope == ("encoder", "gru", "l0", "t=1")
 
 
 def test_each_step_only_reads_the_previous_step():
@@ -443,8 +444,8 @@ def test_each_step_only_reads_the_previous_step():
         previous = t + 1 if direction.endswith("_reverse") else t - 1
         allowed = {op.scope, ("lstm", direction, f"t={previous}"), ("lstm", direction), ("lstm",)}
         for parent in op.inputs:
-            if isinstance(parent, tg.Tensor) and parent.op is not None:
-                assert parent.op.scope in allowed, (op.scope, parent.op.scope)
+            if isinstance(parent, Op):
+                assert parent.scope in allowed, (op.scope, parent.scope)
 
 
 # --------------------------------------------------------------------------- dropout

@@ -179,20 +179,21 @@ def build_graph(
     ops = topological_order([t._op for t in tensors if t._op is not None])
     grads = _gradients(tensors, ops) if show_grad else {}
 
-    # Who uses what: the scopes of the ops consuming each op's output and each leaf.
-    output_of: dict[int, Tensor] = {}  # id(op) -> the tensor it made (as met in the walk)
+    # Who uses what: the scopes of the ops consuming each op's output and each leaf. An op's
+    # input is either a leaf Tensor or the op that made the tensor (the graph holds the op).
+    output_of: dict[int, Tensor] = {}  # id(op) -> the tensor it made, where still alive
     users: dict[int, list[tuple[str, ...]]] = {}  # id(op) or id(leaf) -> consumer scopes
     leaves: dict[int, Tensor] = {}
     for op in ops:
-        for t in op.inputs:
-            if not isinstance(t, Tensor):
-                continue
-            if t._op is not None:
-                output_of[id(t._op)] = t
-                users.setdefault(id(t._op), []).append(op.scope)
-            else:
-                leaves.setdefault(id(t), t)
-                users.setdefault(id(t), []).append(op.scope)
+        made_here = op.output()
+        if made_here is not None:
+            output_of[id(op)] = made_here
+        for source in op.inputs:
+            if isinstance(source, Op):
+                users.setdefault(id(source), []).append(op.scope)
+            elif isinstance(source, Tensor):
+                leaves.setdefault(id(source), source)
+                users.setdefault(id(source), []).append(op.scope)
     root_labels: dict[int, str] = {}  # id(op) or id(leaf) -> "output", or "output 2" of several
     for i, t in enumerate(tensors):
         if t._op is not None:
@@ -221,13 +222,13 @@ def build_graph(
             op.name,
             op.scope,
             path=op.scope,
-            shape=made.shape if made is not None else None,
+            shape=op.out_shape,
             grad_norm=_norm(grads.get(id(op))),
         )
-        for t in op.inputs:
-            if isinstance(t, Tensor):
-                source = node_of[id(t._op) if t._op is not None else id(t)]
-                model.add_edge(Edge(source, op_id, cut=model.nodes[source].kind == GHOST))
+        for source in op.inputs:
+            if isinstance(source, (Op, Tensor)):
+                from_node = node_of[id(source)]
+                model.add_edge(Edge(from_node, op_id, cut=model.nodes[from_node].kind == GHOST))
         node_of[id(op)] = op_id
         name = tensor_name(made) if made is not None else None
         leaves_scope = any(s != op.scope for s in users.get(id(op), []))
@@ -240,7 +241,7 @@ def build_graph(
                 name or root_labels.get(id(op), ""),
                 op.scope,
                 path=op.scope,
-                shape=made.shape if made is not None else None,
+                shape=op.out_shape,
                 name=name,
                 grad_norm=_norm(grads.get(id(op))),
                 is_root=is_root,
