@@ -214,13 +214,16 @@ class Op:
         ctx.saved = ()
         requires_grad = False
         arrays = []
+        inputs = []  # for the node: a tensor made by an op is reached through that op, not held
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a.data)
+                inputs.append(a if a._op is None else a._op)
                 if a.requires_grad:
                     requires_grad = True
             else:
                 arrays.append(a)
+                inputs.append(a)
         try:
             out = cls.forward(ctx, *arrays)
         except (ValueError, IndexError, TypeError) as error:
@@ -242,9 +245,6 @@ class Op:
                 if isinstance(a, Tensor) and a._detached_from is not None:
                     result._detached_from = a._detached_from
             return result
-        inputs = []
-        for a in args:  # a tensor made by an op is reached through that op, not held
-            inputs.append(a._op if isinstance(a, Tensor) and a._op is not None else a)
         ctx.inputs = tuple(inputs)
         ctx.scope = state.scope
         ctx.out_shape = out.shape
