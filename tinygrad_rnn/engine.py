@@ -5,8 +5,10 @@ Read this file top to bottom to see how reverse-mode differentiation works here:
 1. Every operation on tensors is an ``Op`` subclass with ``forward`` and ``backward`` side
    by side (see ``tinygrad_rnn/ops``). ``Op.apply`` runs ``forward`` on numpy arrays and,
    when an input requires grad, keeps the Op instance as the new tensor's creator. The Op
-   holds its inputs and what ``backward`` needs (``ctx.save_for_backward``); it never holds
-   its output, so a finished graph is freed by reference counting alone.
+   holds the ops that made its inputs (and any leaf tensors) and what ``backward`` needs
+   (``ctx.save_for_backward``); it never holds its output, so a finished graph is freed by
+   reference counting alone, and an intermediate array backward does not read is freed as
+   soon as the user's code drops its tensor.
 2. ``topological_order`` walks the graph iteratively (an unrolled RNN is a deep graph;
    recursion would hit Python's limit) and returns the ops, inputs before outputs.
 3. ``run_backward`` visits that order in reverse, calls each op's ``backward`` with the
