@@ -157,6 +157,7 @@ class Op:
     out_dtype: np.dtype
     _output: weakref.ref[Tensor]
     _saved_roles: tuple[int, ...]  # per saved array: the argument it is, -2 the output, -1 neither
+    output_name: str | None  # set when the output tensor is given a name (for rendered graphs)
 
     @staticmethod
     def forward(ctx: Any, *args: Any) -> np.ndarray:
@@ -237,7 +238,7 @@ class Op:
         result = _new(Tensor)
         result.data = out
         result._grad = None
-        result.name = None
+        result._name = None
         result._detached_from = None
         if not (requires_grad and state.grad_enabled) or out.dtype.kind not in "fc":
             # no graph: integer results carry no gradient, and nothing else asked for one

@@ -33,7 +33,7 @@ class Tensor:
     copied, as ``torch.tensor`` does.
     """
 
-    __slots__ = ("data", "_grad", "requires_grad", "_op", "name", "_detached_from", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "_op", "_name", "_detached_from", "__weakref__")
 
     __array_ufunc__ = None  # make `ndarray + Tensor` call Tensor.__radd__, not numpy
 
@@ -41,7 +41,7 @@ class Tensor:
     _grad: Tensor | None
     requires_grad: bool
     _op: Op | None
-    name: str | None
+    _name: str | None
     _detached_from: tuple[str, tuple[str, ...]] | None  # set by detach(): (op name, op scope)
 
     def __init__(self, data: TensorLike, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -60,7 +60,7 @@ class Tensor:
         self.data = array
         self._grad = None
         self._op = None
-        self.name = None
+        self._name = None
         self._detached_from = None
         self.requires_grad = False
         if requires_grad:
@@ -74,7 +74,7 @@ class Tensor:
         t._grad = None
         t.requires_grad = requires_grad
         t._op = op
-        t.name = None
+        t._name = None
         t._detached_from = None
         return t
 
@@ -129,6 +129,17 @@ class Tensor:
     @grad.setter
     def grad(self, value: TensorLike | None) -> None:
         self._grad = None if value is None else _check_grad(self, value)
+
+    @property
+    def name(self) -> str | None:
+        """A label for rendered graphs (parameters get their dotted name from their Module)."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._name = value
+        if self._op is not None:  # the graph holds the op, not this tensor: the op keeps the label
+            self._op.output_name = value
 
     # ------------------------------------------------------------------ conversion
 

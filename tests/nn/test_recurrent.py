@@ -517,3 +517,16 @@ def test_forgetting_detach_between_chunks_says_so():
 
 def test_step_functions_are_public_and_are_what_the_cells_use():
     assert {"rnn_step", "lstm_step", "gru_step"} <= set(recurrent.__all__)
+
+
+def test_step_states_are_named_for_the_rendered_graph():
+    """Each step's h (and LSTM c) is named h_k / c_k; the name stays on the op that made it,
+    because the graph does not keep the tensor."""
+    from tinygrad_rnn.viz.graph import build_graph
+
+    lstm = nn.LSTM(IN, H)
+    output, _ = lstm(tg.randn(T, B, IN))
+    stack_op = output.op
+    assert [op.output_name for op in stack_op.inputs[1:]] == [f"h_{k}" for k in range(1, T + 1)]
+    names = {node.name for node in build_graph(output.sum()).nodes.values() if node.name}
+    assert {f"h_{k}" for k in range(1, T + 1)} | {f"c_{k}" for k in range(1, T + 1)} <= names

@@ -73,6 +73,14 @@ State = Union[Tensor, tuple[Tensor, Tensor]]
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell", "gru_step", "lstm_step", "rnn_step"]
 
 
+def _label(state: State, step: int) -> None:
+    """Name a step's hidden state h_k (and cell state c_k), as a rendered graph shows them."""
+    if isinstance(state, tuple):
+        state[0].name, state[1].name = f"h_{step}", f"c_{step}"
+    else:
+        state.name = f"h_{step}"
+
+
 # --------------------------------------------------------------------------- one time step
 #
 # ``gates_x`` is the input's contribution ``x @ weight_ih.T + bias_ih``, shape (B, gates*H)
@@ -500,6 +508,7 @@ class _RNNBase(Module):
         for t in reversed(range(steps)) if reverse else range(steps):
             with scope(f"t={t + 1}"):
                 state = self._step(gates_x[t], state, weight_hh, bias_hh)
+            _label(state, t + 1)
             outputs[t] = self._output_of(state)
         return stack(outputs, 0), state
 

@@ -230,7 +230,7 @@ def build_graph(
                 from_node = node_of[id(source)]
                 model.add_edge(Edge(from_node, op_id, cut=model.nodes[from_node].kind == GHOST))
         node_of[id(op)] = op_id
-        name = tensor_name(made) if made is not None else None
+        name = tensor_name(made) if made is not None else getattr(op, "output_name", None)
         leaves_scope = any(s != op.scope for s in users.get(id(op), []))
         is_root = id(op) in root_labels
         if all_tensors or name or is_root or leaves_scope:
