@@ -57,13 +57,8 @@ class Adam(Optimizer):
     def _step_group(self, group: ParamGroup) -> None:
         beta1, beta2 = group["betas"]
         lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
-        amsgrad, maximize, decoupled = group["amsgrad"], group["maximize"], group["decoupled_weight_decay"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            grad = p.grad.data
-            if maximize:
-                grad = -grad
+        amsgrad, decoupled = group["amsgrad"], group["decoupled_weight_decay"]
+        for p, grad in self._gradients(group):
             state = self.state.get(p)
             if state is None:
                 state = self.state[p] = {

@@ -8,7 +8,7 @@ backward still to come, or a gradient check) stays valid. The optimizer's own st
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Union
 
 import numpy as np
@@ -108,6 +108,14 @@ class Optimizer:
 
     def _step_group(self, group: ParamGroup) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define _step_group()")
+
+    @staticmethod
+    def _gradients(group: ParamGroup) -> Iterator[tuple[Tensor, np.ndarray]]:
+        """(parameter, gradient) for the group's parameters that have one; the gradient is
+        negated when the group maximizes."""
+        for p in group["params"]:
+            if p.grad is not None:
+                yield p, -p.grad.data if group["maximize"] else p.grad.data
 
     # ------------------------------------------------------------------ state dicts
 

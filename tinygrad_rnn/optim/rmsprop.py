@@ -57,18 +57,8 @@ class RMSprop(Optimizer):
 
     def _step_group(self, group: ParamGroup) -> None:
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-        weight_decay, momentum, centered, maximize = (
-            group["weight_decay"],
-            group["momentum"],
-            group["centered"],
-            group["maximize"],
-        )
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            grad = p.grad.data
-            if maximize:
-                grad = -grad
+        weight_decay, momentum, centered = group["weight_decay"], group["momentum"], group["centered"]
+        for p, grad in self._gradients(group):
             state = self.state.get(p)
             if state is None:
                 state = self.state[p] = {"step": 0, "square_avg": np.zeros_like(p.data)}
