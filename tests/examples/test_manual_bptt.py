@@ -1,22 +1,11 @@
 """examples/manual_bptt.py: hand-derived BPTT against finite differences and torch."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "manual_bptt.py"
+from ._load import load_example
 
-
-def _load_example():
-    spec = importlib.util.spec_from_file_location("manual_bptt", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-mb = _load_example()
+mb = load_example("manual_bptt")
 WEIGHTS = ("U", "W", "V")
 
 
