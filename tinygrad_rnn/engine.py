@@ -482,9 +482,13 @@ def run_backward(
     try:
         for op in reversed(topological_order([r._op for r in roots if r._op is not None])):
             key = id(op)
-            grad_output = grads.pop(key)
+            # _Gradients.pop, inlined: this line runs once per op of every backward
+            grad_output = values.pop(key, None)
             if grad_output is None:
                 continue
+            owned.discard(key)
+            if isinstance(grad_output, LazyGrad):
+                grad_output = grad_output.dense()
             if capture_all or (capture is not None and key in capture):
                 found[key] = grad_output
             input_grads = type(op).backward(op, grad_output)
