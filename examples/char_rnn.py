@@ -100,7 +100,7 @@ def evaluate(model: CharRNN, data: Data) -> tuple[float, np.ndarray]:
     with tg.no_grad():
         logits = model(tg.Tensor(data.inputs))  # (T, B, V)
         loss = F.cross_entropy(logits.reshape(-1, len(data.vocab)), data.targets.reshape(-1))
-        return loss.item(), logits.softmax(-1).numpy()
+        return loss.item(), logits.softmax(-1).detach().numpy()
 
 
 def train(

@@ -102,7 +102,7 @@ def gradient_norms(model: Unrolled, inputs: np.ndarray) -> np.ndarray:
     """||dL/dh_t|| for t = 1..T, from one backward walk."""
     loss, states = model(tg.Tensor(inputs))
     grads = autograd.grad(loss, states)
-    return np.array([np.linalg.norm(g.numpy()) for g in grads])
+    return np.array([np.linalg.norm(g.detach().numpy()) for g in grads])
 
 
 def per_step_factor(norms: np.ndarray) -> float:

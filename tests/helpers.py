@@ -17,7 +17,7 @@ ATOL = 1e-10
 
 def assert_close(ours: Any, theirs: Any, what: str, rtol: float = RTOL, atol: float = ATOL) -> None:
     """Compare arrays; on failure show shapes and the first values (as DeZero's check does)."""
-    a = ours.data if isinstance(ours, tg.Tensor) else np.asarray(ours)
+    a = ours.detach().numpy() if isinstance(ours, tg.Tensor) else np.asarray(ours)
     b = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else np.asarray(theirs)
     assert a.shape == b.shape, f"{what}: shape {a.shape} != torch {b.shape}"
     if not np.allclose(a, b, rtol=rtol, atol=atol):
@@ -64,7 +64,7 @@ def check_op(
     if not their_total.requires_grad:  # the op's gradient does not depend on its inputs
         if our_total.requires_grad:
             for g in tg.autograd.grad(our_total, our_inputs, allow_unused=True):
-                assert g is None or not np.any(g.data), "second derivative should be zero"
+                assert g is None or not np.any(g.detach().numpy()), "second derivative should be zero"
         return
     their_second = torch.autograd.grad(their_total, [theirs_in[i] for i in differentiable], allow_unused=True)
     if not our_total.requires_grad:  # ours knows the gradient is constant: torch's must be 0
@@ -74,7 +74,7 @@ def check_op(
     our_second = tg.autograd.grad(our_total, our_inputs, allow_unused=True)
     for i, a, b in zip(differentiable, our_second, their_second):
         if b is None:
-            assert a is None or np.allclose(a.data, 0), f"second derivative of input {i}: torch has none"
+            assert a is None or np.allclose(a.detach().numpy(), 0), f"second derivative of input {i}: torch has none"
         else:
             assert a is not None, f"second derivative of input {i}: ours has none, torch has one"
             assert_close(a, b, f"second derivative of input {i}")

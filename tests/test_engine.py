@@ -35,7 +35,7 @@ def test_constructor_copies_its_data():
     a = np.zeros(3)
     t = tg.Tensor(a)
     a[0] = 5
-    assert t.data[0] == 0
+    assert t.detach().numpy()[0] == 0
 
 
 def test_integer_tensor_cannot_require_grad():
@@ -56,7 +56,9 @@ def test_attributes():
     y = x * 2
     assert x.is_leaf and not y.is_leaf
     assert y.shape == (2, 3) and y.ndim == 2 and y.op.name == "mul"
-    assert y.numpy() is y.data
+    with pytest.raises(RuntimeError, match=r"detach\(\)\.numpy\(\)"):
+        y.numpy()
+    assert np.shares_memory(y.detach().numpy(), y.data.numpy())
     assert tg.Tensor(np.array([[3.0]])).item() == 3.0
     with pytest.raises(ValueError, match="one-element"):
         x.item()
@@ -69,10 +71,10 @@ def test_gradients_accumulate_until_reset():
     x = leaf(3)
     (x * 2).sum().backward()
     (x * 3).sum().backward()
-    np.testing.assert_allclose(x.grad.data, np.full(3, 5.0))
+    np.testing.assert_allclose(x.grad.detach().numpy(), np.full(3, 5.0))
     x.grad = None
     (x * 3).sum().backward()
-    np.testing.assert_allclose(x.grad.data, np.full(3, 3.0))
+    np.testing.assert_allclose(x.grad.detach().numpy(), np.full(3, 3.0))
 
 
 def test_grad_can_be_assigned_with_a_matching_shape_only():
@@ -87,7 +89,7 @@ def test_leaf_grads_do_not_alias_each_other():
     a, b = leaf(3), leaf(3, seed=1)
     (a + b).sum().backward()
     a.grad.data *= 10  # an in-place change (as clip_grad_norm_ does) must not reach b
-    np.testing.assert_allclose(b.grad.data, np.ones(3))
+    np.testing.assert_allclose(b.grad.detach().numpy(), np.ones(3))
 
 
 def test_backward_on_non_scalar_needs_gradient():
@@ -95,7 +97,7 @@ def test_backward_on_non_scalar_needs_gradient():
     with pytest.raises(RuntimeError, match=r"one-element output.*\(2, 3\).*gradient="):
         (x * 2).backward()
     (x * 2).backward(gradient=np.ones((2, 3)))
-    np.testing.assert_allclose(x.grad.data, np.full((2, 3), 2.0))
+    np.testing.assert_allclose(x.grad.detach().numpy(), np.full((2, 3), 2.0))
 
 
 def test_backward_without_grad_raises():
@@ -116,8 +118,8 @@ def test_retain_graph_allows_a_second_backward():
     h = x.tanh()
     h.sum().backward(retain_graph=True)
     h.sum().backward()
-    expected = 2 * (1 - np.tanh(x.data) ** 2)
-    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-12)
+    expected = 2 * (1 - np.tanh(x.detach().numpy()) ** 2)
+    np.testing.assert_allclose(x.grad.detach().numpy(), expected, rtol=1e-12)
 
 
 def test_truncated_bptt_idiom_with_detach():
@@ -140,7 +142,7 @@ def test_no_grad_and_detach_build_no_graph():
         y = x * 2
     assert not y.requires_grad and y.op is None
     z = x.detach()
-    assert not z.requires_grad and z.data is x.data
+    assert not z.requires_grad and np.shares_memory(z.numpy(), x.data.numpy())
     with tg.no_grad(), tg.enable_grad():
         assert (x * 2).requires_grad
     tg.set_grad_enabled(False)
@@ -162,7 +164,7 @@ def test_grad_of_intermediate_and_unused_inputs():
     h = x.tanh()
     y = (h * h).sum()
     (gh,) = tg.autograd.grad(y, [h], retain_graph=True)
-    np.testing.assert_allclose(gh.data, 2 * np.tanh(x.data))
+    np.testing.assert_allclose(gh.detach().numpy(), 2 * np.tanh(x.detach().numpy()))
     unused = leaf(2)
     with pytest.raises(RuntimeError, match="allow_unused=True"):
         tg.autograd.grad(y, [x, unused], retain_graph=True)
@@ -175,7 +177,7 @@ def test_create_graph_gives_second_derivatives():
     y = (x**3).sum()
     (g,) = tg.autograd.grad(y, [x], create_graph=True)
     g.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 6 * x.data, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.detach().numpy(), 6 * x.detach().numpy(), rtol=1e-12)
 
 
 @pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True:UserWarning")
@@ -201,7 +203,7 @@ def test_deep_chain_of_20000_steps_backpropagates():
     for _ in range(20_000):
         h = h * 1.0001
     h.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [1.0001**20_000], rtol=1e-9)
+    np.testing.assert_allclose(x.grad.detach().numpy(), [1.0001**20_000], rtol=1e-9)
 
 
 @pytest.mark.slow
@@ -287,9 +289,9 @@ class WrongCube(Cube):
 def test_custom_op_works_with_backward_and_second_derivatives():
     x = leaf(4)
     (g,) = tg.autograd.grad(Cube.apply(x).sum(), [x], create_graph=True)
-    np.testing.assert_allclose(g.data, 3 * x.data**2, rtol=1e-12)
+    np.testing.assert_allclose(g.detach().numpy(), 3 * x.detach().numpy()**2, rtol=1e-12)
     g.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 6 * x.data, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.detach().numpy(), 6 * x.detach().numpy(), rtol=1e-12)
 
 
 def test_custom_op_returning_a_wrong_shape_is_named():
@@ -359,4 +361,4 @@ def test_the_graph_holds_ops_not_intermediate_tensors():
     del h
     assert made_h.output() is None, "the graph kept an intermediate tensor alive"
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 2 * (1 - np.tanh(2 * x.data) ** 2), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.detach().numpy(), 2 * (1 - np.tanh(2 * x.detach().numpy()) ** 2), rtol=1e-12)

@@ -88,29 +88,29 @@ def gradcheck(
                 f"gradcheck: input {i} has dtype {t.dtype}; finite differences need float64 (.double())"
             )
     output = fn(*ins)
-    out_size = output.data.size
+    out_size = output._data.size
     wanted = [t for t in ins if t.requires_grad]
-    analytic = [np.zeros((out_size, t.data.size)) for t in wanted]
+    analytic = [np.zeros((out_size, t._data.size)) for t in wanted]
     for k in range(out_size):
         seed = np.zeros(out_size)
         seed[k] = 1.0
         grads = grad(output, wanted, seed.reshape(output.shape), retain_graph=True, allow_unused=True)
         for rows, g in zip(analytic, grads):
             if g is not None:
-                rows[k] = g.data.ravel()
+                rows[k] = g._data.ravel()
     for i, t in enumerate(ins):
         if not t.requires_grad:
             continue
         rows = analytic[wanted.index(t)]
-        flat = t.data.reshape(-1)  # a view: perturb in place, then restore
+        flat = t._data.reshape(-1)  # a view: perturb in place, then restore
         for j in range(flat.size):
             original = flat[j]
             flat[j] = original + eps
             with engine.no_grad():
-                plus = fn(*ins).data.ravel().copy()
+                plus = fn(*ins)._data.ravel().copy()
             flat[j] = original - eps
             with engine.no_grad():
-                minus = fn(*ins).data.ravel().copy()
+                minus = fn(*ins)._data.ravel().copy()
             flat[j] = original
             numeric = (plus - minus) / (2 * eps)
             a = rows[:, j]

@@ -220,7 +220,7 @@ class Op:
         inputs = []  # for the node: a tensor made by an op is reached through that op, not held
         for a in args:
             if isinstance(a, Tensor):
-                arrays.append(a.data)
+                arrays.append(a._data)
                 inputs.append(a if a._op is None else a._op)
                 if a.requires_grad:
                     requires_grad = True
@@ -236,7 +236,7 @@ class Op:
         if state.anomaly:
             _check_finite(out, f"{cls.name} forward")
         result = _new(Tensor)
-        result.data = out
+        result._data = out
         result._grad = None
         result._name = None
         result._detached_from = None
@@ -296,7 +296,7 @@ def _named_error(name: str, error: Exception, args: Sequence[Any]) -> Exception:
 
 
 def _check_finite(value: Any, where: str) -> None:
-    array = value.data if isinstance(value, Tensor) else value
+    array = value._data if isinstance(value, Tensor) else value
     if isinstance(array, np.ndarray) and array.dtype.kind == "f" and not np.all(np.isfinite(array)):
         bad = "NaN" if np.isnan(array).any() else "Inf"
         raise RuntimeError(f"detect_anomaly: {where} produced {bad} (shape {array.shape})")
@@ -506,7 +506,7 @@ def run_backward(
                 if isinstance(source, Op):  # the gradient of the tensor that op made
                     shape, dtype = source.out_shape, source.out_dtype
                 elif isinstance(source, Tensor) and source.requires_grad:  # a leaf
-                    shape, dtype = source.data.shape, source.data.dtype
+                    shape, dtype = source._data.shape, source._data.dtype
                     leaves[id(source)] = source
                 else:
                     continue
@@ -553,9 +553,9 @@ def _accumulate_leaf(leaf: Tensor, g: Any, create_graph: bool, owned: bool) -> N
         leaf._grad = grad if leaf._grad is None else leaf._grad + grad
     elif leaf._grad is None:
         # copy unless this walk made the buffer: one array may reach several inputs (add)
-        leaf._grad = Tensor._make(g if owned else np.array(g, dtype=leaf.data.dtype), False, None)
+        leaf._grad = Tensor._make(g if owned else np.array(g, dtype=leaf._data.dtype), False, None)
     else:
-        leaf._grad = Tensor._make(leaf._grad.data + g, False, None)
+        leaf._grad = Tensor._make(leaf._grad._data + g, False, None)
 
 
 # Tensor is defined on top of this module (its methods create Ops), so it is bound last.

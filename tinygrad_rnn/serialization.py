@@ -23,7 +23,7 @@ __all__ = ["load", "save"]
 
 def _as_array(name: str, value: Any) -> np.ndarray:
     if isinstance(value, Tensor):
-        return value.data
+        return value._data
     if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu().numpy()
     array = np.asarray(value)

@@ -33,11 +33,11 @@ class Tensor:
     copied, as ``torch.tensor`` does.
     """
 
-    __slots__ = ("data", "_grad", "requires_grad", "_op", "_name", "_detached_from", "__weakref__")
+    __slots__ = ("_data", "_grad", "requires_grad", "_op", "_name", "_detached_from", "__weakref__")
 
     __array_ufunc__ = None  # make `ndarray + Tensor` call Tensor.__radd__, not numpy
 
-    data: np.ndarray
+    _data: np.ndarray
     _grad: Tensor | None
     requires_grad: bool
     _op: Op | None
@@ -47,7 +47,7 @@ class Tensor:
     def __init__(self, data: TensorLike, requires_grad: bool = False, dtype: Any = None) -> None:
         dtype = _as_dtype(dtype)
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         if isinstance(data, (np.ndarray, np.generic)):
             array = np.array(data, dtype=dtype)
         else:
@@ -57,7 +57,7 @@ class Tensor:
                 f"Tensor: cannot make a tensor from {type(data).__name__} holding objects; "
                 "give numbers, nested lists of numbers or a numeric numpy array"
             )
-        self.data = array
+        self._data = array
         self._grad = None
         self._op = None
         self._name = None
@@ -70,7 +70,7 @@ class Tensor:
     def _make(data: np.ndarray, requires_grad: bool, op: Op | None) -> Tensor:
         """Fast constructor for op results: no copy, no checks."""
         t = Tensor.__new__(Tensor)
-        t.data = data
+        t._data = data
         t._grad = None
         t.requires_grad = requires_grad
         t._op = op
@@ -82,19 +82,19 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     @property
     def is_leaf(self) -> bool:
@@ -107,10 +107,10 @@ class Tensor:
         return self._op
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self._data.dtype.kind not in "fc":
             raise TypeError(
                 f"Tensor: only floating-point tensors can require gradients, got dtype "
-                f"{self.data.dtype}; convert first with .float() or .double(), or pass "
+                f"{self._data.dtype}; convert first with .float() or .double(), or pass "
                 "dtype=np.float32"
             )
         if not requires_grad and self._op is not None:
@@ -141,22 +141,53 @@ class Tensor:
         if self._op is not None:  # the graph holds the op, not this tensor: the op keeps the label
             self._op.output_name = value
 
+    @property
+    def data(self) -> Tensor:
+        """This tensor's values as a new tensor cut from the graph (``requires_grad=False``),
+        sharing memory, as in torch. Changes made through it in place are not tracked: a
+        backward that saved these values does not notice (use ``detach()`` for that)."""
+        return Tensor._make(self._data, False, None)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"data: assigned a {type(value).__name__}; assign a Tensor "
+                "(torch.tensor(...) style: tinygrad_rnn.tensor(values))"
+            )
+        if value._data.dtype.kind not in "fc" and self.requires_grad:
+            raise TypeError(
+                f"data: a tensor that requires grad cannot hold dtype {value._data.dtype}; "
+                "assign a floating-point tensor"
+            )
+        self._data = value._data
+
     # ------------------------------------------------------------------ conversion
 
     def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied)."""
-        return self.data
+        """The underlying array (shared, not copied). Refused for a tensor that requires
+        grad, as in torch: call ``detach().numpy()``."""
+        if self.requires_grad:
+            raise RuntimeError(
+                "numpy: can't call numpy() on a tensor that requires grad; "
+                "use tensor.detach().numpy() instead"
+            )
+        return self._data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype, copy=False)
 
     def item(self) -> Any:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
                 f"item: only a one-element tensor can be converted to a Python number, "
                 f"got shape {self.shape}; index it first or use .numpy()"
             )
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph (``requires_grad=False``).
@@ -165,7 +196,7 @@ class Tensor:
         remembers where it was cut (the op's name and scope, not the op, so the old graph is
         still freed), and so do values computed from it outside the graph (``h[0]``): a
         rendered graph marks the truncation there."""
-        t = Tensor._make(self.data, False, None)
+        t = Tensor._make(self._data, False, None)
         t.name = self.name
         op = self._op
         t._detached_from = (op.name, op.scope) if op is not None else self._detached_from
@@ -175,7 +206,7 @@ class Tensor:
         from .ops.elementwise import Cast
 
         dtype = np.dtype(dtype)
-        return self if dtype == self.data.dtype else Cast.apply(self, dtype)
+        return self if dtype == self._data.dtype else Cast.apply(self, dtype)
 
     def float(self) -> Tensor:
         return self.to(np.float32)
@@ -184,15 +215,15 @@ class Tensor:
         return self.to(np.float64)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extras = []
-        if self.data.dtype != DEFAULT_DTYPE:
-            extras.append(f"dtype={self.data.dtype}")
+        if self._data.dtype != DEFAULT_DTYPE:
+            extras.append(f"dtype={self._data.dtype}")
         if self._op is not None:
             extras.append(f"op={self._op.name}")
         elif self.requires_grad:
@@ -261,32 +292,32 @@ class Tensor:
 
     # comparisons give boolean tensors outside the graph, as in torch
     def __lt__(self, other: TensorLike) -> Tensor:
-        return Tensor._make(self.data < _raw(other), False, None)
+        return Tensor._make(self._data < _raw(other), False, None)
 
     def __le__(self, other: TensorLike) -> Tensor:
-        return Tensor._make(self.data <= _raw(other), False, None)
+        return Tensor._make(self._data <= _raw(other), False, None)
 
     def __gt__(self, other: TensorLike) -> Tensor:
-        return Tensor._make(self.data > _raw(other), False, None)
+        return Tensor._make(self._data > _raw(other), False, None)
 
     def __ge__(self, other: TensorLike) -> Tensor:
-        return Tensor._make(self.data >= _raw(other), False, None)
+        return Tensor._make(self._data >= _raw(other), False, None)
 
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
-        return Tensor._make(self.data == _raw(other), False, None)
+        return Tensor._make(self._data == _raw(other), False, None)
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
-        return Tensor._make(self.data != _raw(other), False, None)
+        return Tensor._make(self._data != _raw(other), False, None)
 
     __hash__ = object.__hash__
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(
-                f"bool: the truth value of a tensor with {self.data.size} elements is "
+                f"bool: the truth value of a tensor with {self._data.size} elements is "
                 "ambiguous; use (t == x).all() style checks on .numpy()"
             )
-        return bool(self.data)
+        return bool(self._data)
 
     # ------------------------------------------------------------------ elementwise
 
@@ -329,13 +360,13 @@ class Tensor:
         """``max()`` -> the largest element; ``max(dim)`` -> ``(values, indices)``."""
         if dim is None:
             return ops.Max.apply(self)
-        indices = ops.argmax_indices(self.data, dim, keepdim)
+        indices = ops.argmax_indices(self._data, dim, keepdim)
         return ops.MaxDim.apply(self, indices, dim, keepdim), Tensor._make(indices, False, None)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         if dim is None:
-            return Tensor._make(np.array(np.argmax(self.data)), False, None)
-        return Tensor._make(ops.argmax_indices(self.data, dim, keepdim), False, None)
+            return Tensor._make(np.array(np.argmax(self._data)), False, None)
+        return Tensor._make(ops.argmax_indices(self._data, dim, keepdim), False, None)
 
     # ------------------------------------------------------------------ shape
 
@@ -350,17 +381,17 @@ class Tensor:
         return self.reshape(-1)
 
     def unsqueeze(self, dim: int) -> Tensor:
-        ndim = self.data.ndim + 1
+        ndim = self._data.ndim + 1
         if not -ndim <= dim < ndim:
-            raise IndexError(f"unsqueeze: dim {dim} out of range for a {self.data.ndim}-d tensor")
+            raise IndexError(f"unsqueeze: dim {dim} out of range for a {self._data.ndim}-d tensor")
         dim %= ndim
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def squeeze(self, dim: int | None = None) -> Tensor:
         if dim is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
-        dim %= max(self.data.ndim, 1)
-        if self.data.ndim == 0 or self.shape[dim] != 1:
+        dim %= max(self._data.ndim, 1)
+        if self._data.ndim == 0 or self.shape[dim] != 1:
             return self
         return self.reshape(self.shape[:dim] + self.shape[dim + 1 :])
 
@@ -375,9 +406,9 @@ class Tensor:
     @property
     def T(self) -> Tensor:  # noqa: N802 - torch's name
         """All dimensions reversed (for a matrix: its transpose)."""
-        if self.data.ndim == 2:
+        if self._data.ndim == 2:
             return ops.Transpose.apply(self, 0, 1)
-        return self.permute(tuple(reversed(range(self.data.ndim))))
+        return self.permute(tuple(reversed(range(self._data.ndim))))
 
     @property
     def mT(self) -> Tensor:  # noqa: N802 - torch's name
@@ -393,7 +424,7 @@ class Tensor:
         if size % chunks:
             raise ValueError(f"chunk: size {size} of dim {dim} is not divisible by {chunks}")
         step = size // chunks
-        lead = (slice(None),) * (dim % self.data.ndim)
+        lead = (slice(None),) * (dim % self._data.ndim)
         return [self[lead + (slice(i * step, (i + 1) * step),)] for i in range(chunks)]
 
     # ------------------------------------------------------------------ linear algebra
@@ -403,7 +434,7 @@ class Tensor:
 
 
 def _raw(value: Any) -> Any:
-    return value.data if isinstance(value, Tensor) else value
+    return value._data if isinstance(value, Tensor) else value
 
 
 def _as_tensor(value: TensorLike) -> Tensor:
@@ -428,20 +459,20 @@ def _check_grad(tensor: Tensor, value: Any) -> Tensor:
 def _seed_gradient(root: Tensor, gradient: TensorLike | None, where: str, create_graph: bool) -> Any:
     """The gradient a backward walk starts from: ones for a one-element tensor."""
     if gradient is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise RuntimeError(
                 f"{where}: grad can be implicitly created only for a one-element output, "
                 f"got shape {root.shape}; pass gradient= a tensor of that shape (or call "
                 ".sum() or .mean() first)"
             )
-        seed: Any = np.ones_like(root.data)
+        seed: Any = np.ones_like(root._data)
     else:
-        seed = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        seed = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
         if seed.shape != root.shape:
             raise RuntimeError(
                 f"{where}: gradient has shape {seed.shape} but the output has shape {root.shape}"
             )
-        seed = seed.astype(root.data.dtype, copy=False)
+        seed = seed.astype(root._data.dtype, copy=False)
         if create_graph and isinstance(gradient, Tensor):
             return gradient
     return Tensor._make(seed, False, None) if create_graph else seed

@@ -57,13 +57,13 @@ def test_linear_init_follows_torch_bounds_and_seed():
     assert layer.weight.shape == (500, 16) and layer.bias.shape == (500,)
     assert layer.weight.dtype == np.float32 and layer.bias.dtype == np.float32
     bound = 1 / np.sqrt(16)
-    w = layer.weight.data
-    assert np.all(np.abs(w) <= bound) and np.all(np.abs(layer.bias.data) <= bound)
+    w = layer.weight.detach().numpy()
+    assert np.all(np.abs(w) <= bound) and np.all(np.abs(layer.bias.detach().numpy()) <= bound)
     assert w.max() > 0.99 * bound and w.min() < -0.99 * bound  # uniform over the whole range
     assert abs(w.mean()) < 0.01 and abs(w.std() - bound / np.sqrt(3)) < 0.005
     tg.manual_seed(3)
     again = nn.Linear(16, 500)
-    np.testing.assert_array_equal(again.weight.data, w)
+    np.testing.assert_array_equal(again.weight.detach().numpy(), w)
     assert layer.weight.requires_grad and layer.weight.is_leaf
 
 
@@ -113,7 +113,7 @@ def test_embedding_accepts_any_index_shape(indices):
     layer = nn.Embedding(4, 2)
     out = layer(indices)
     assert out.shape == np.shape(indices) + (2,)
-    np.testing.assert_array_equal(out.data, layer.weight.data[np.asarray(indices)])
+    np.testing.assert_array_equal(out.detach().numpy(), layer.weight.detach().numpy()[np.asarray(indices)])
 
 
 @pytest.mark.parametrize("bad", [6, -1])
@@ -128,7 +128,7 @@ def test_embedding_rejects_float_indices():
 
 
 def test_embedding_init_is_standard_normal():
-    w = nn.Embedding(1000, 50).weight.data
+    w = nn.Embedding(1000, 50).weight.detach().numpy()
     assert w.dtype == np.float32
     assert abs(w.mean()) < 0.01 and abs(w.std() - 1) < 0.01
 
@@ -154,10 +154,10 @@ def test_dropout_p_zero_is_identity_in_training():
 @pytest.mark.parametrize("p", [0.2, 0.5, 0.8])
 def test_dropout_training_mask_statistics_and_scale(p):
     x = tg.Tensor(rng.uniform(1.0, 2.0, (400, 500)))  # no zeros of its own
-    out = nn.Dropout(p)(x).data
+    out = nn.Dropout(p)(x).detach().numpy()
     kept = out != 0
     assert abs(1 - kept.mean() - p) < 0.005  # 200,000 draws: std of the fraction ~ 0.001
-    np.testing.assert_allclose(out[kept], x.data[kept] / (1 - p), rtol=1e-15)
+    np.testing.assert_allclose(out[kept], x.detach().numpy()[kept] / (1 - p), rtol=1e-15)
 
 
 def test_dropout_gradient_flows_only_through_kept_units_with_scale():
@@ -166,26 +166,26 @@ def test_dropout_gradient_flows_only_through_kept_units_with_scale():
     out = nn.Dropout(p)(x)
     seed = rng.standard_normal(out.shape)
     out.backward(seed)
-    kept = out.data != 0
+    kept = out.detach().numpy() != 0
     assert 0 < kept.mean() < 1
-    np.testing.assert_allclose(x.grad.data[kept], seed[kept] / (1 - p), rtol=1e-15)
-    assert np.all(x.grad.data[~kept] == 0)
+    np.testing.assert_allclose(x.grad.detach().numpy()[kept], seed[kept] / (1 - p), rtol=1e-15)
+    assert np.all(x.grad.detach().numpy()[~kept] == 0)
 
 
 def test_dropout_p_one_zeroes_everything():
     x = tg.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
     out = nn.Dropout(1.0)(x)
-    assert np.all(out.data == 0)
+    assert np.all(out.detach().numpy() == 0)
     out.sum().backward()
-    assert np.all(x.grad.data == 0)
+    assert np.all(x.grad.detach().numpy() == 0)
 
 
 def test_dropout_mask_follows_the_library_seed():
     x = tg.Tensor(np.ones((10, 10)))
     tg.manual_seed(11)
-    first = nn.Dropout(0.5)(x).data
+    first = nn.Dropout(0.5)(x).detach().numpy()
     tg.manual_seed(11)
-    np.testing.assert_array_equal(nn.Dropout(0.5)(x).data, first)
+    np.testing.assert_array_equal(nn.Dropout(0.5)(x).detach().numpy(), first)
 
 
 @pytest.mark.parametrize("p", [-0.1, 1.5])
@@ -233,10 +233,10 @@ def test_state_dict_round_trip_and_copies():
     state = net.state_dict()
     assert list(state) == [n for n, _ in net.named_parameters()]
     state["emb.weight"][0, 0] = 123.0  # a copy: the model is unchanged
-    assert net.emb.weight.data[0, 0] != 123.0
+    assert net.emb.weight.detach().numpy()[0, 0] != 123.0
     other.load_state_dict(net.state_dict())
     for (name, a), (_, b) in zip(net.named_parameters(), other.named_parameters()):
-        np.testing.assert_array_equal(a.data, b.data, err_msg=name)
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy(), err_msg=name)
 
 
 def test_state_dict_loads_into_torch_and_back():

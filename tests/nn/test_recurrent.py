@@ -148,8 +148,8 @@ def test_output_is_the_last_layers_hidden_states():
     rnn = nn.RNN(IN, H, num_layers=2, bidirectional=True)
     output, h_n = rnn(tg.randn(T, B, IN))
     # forward direction ends at the last step, the reverse direction at the first
-    np.testing.assert_array_equal(output.data[-1, :, :H], h_n.data[2])
-    np.testing.assert_array_equal(output.data[0, :, H:], h_n.data[3])
+    np.testing.assert_array_equal(output.detach().numpy()[-1, :, :H], h_n.detach().numpy()[2])
+    np.testing.assert_array_equal(output.detach().numpy()[0, :, H:], h_n.detach().numpy()[3])
 
 
 # --------------------------------------------------------------------------- cells vs torch
@@ -224,8 +224,8 @@ def test_layer_is_the_cell_unrolled():
     state = None
     for t in range(T):
         state = cell(x[t], state)
-        np.testing.assert_allclose(output.data[t], state[0].data, rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(c_n.data[0], state[1].data, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(output.detach().numpy()[t], state[0].detach().numpy(), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(c_n.detach().numpy()[0], state[1].detach().numpy(), rtol=1e-13, atol=1e-15)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -277,12 +277,12 @@ def test_init_is_uniform_in_torchs_bounds_and_seeded():
     b = nn.GRU(IN, 16, num_layers=2)
     bound = 1 / np.sqrt(16)
     for (name, p), q in zip(a.named_parameters(), b.parameters()):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
         assert p.dtype == np.float32 and p.requires_grad
-        assert np.all(np.abs(p.data) <= bound), name
-        assert np.abs(p.data).max() > 0.8 * bound, name  # spread over the whole range
+        assert np.all(np.abs(p.detach().numpy()) <= bound), name
+        assert np.abs(p.detach().numpy()).max() > 0.8 * bound, name  # spread over the whole range
     cell = nn.LSTMCell(IN, 9)
-    assert all(np.all(np.abs(p.data) <= 1 / 3) for p in cell.parameters())
+    assert all(np.all(np.abs(p.detach().numpy()) <= 1 / 3) for p in cell.parameters())
 
 
 def test_repr_names_the_options():
@@ -457,10 +457,10 @@ def test_dropout_changes_the_output_in_training_and_matches_torch_in_eval():
     tg.manual_seed(0)
     train_out, _ = ours(tg.Tensor(x))
     no_dropout, _ = make_pair("lstm", num_layers=3)[0](tg.Tensor(x))
-    assert not np.allclose(train_out.data, no_dropout.data)
+    assert not np.allclose(train_out.detach().numpy(), no_dropout.detach().numpy())
     tg.manual_seed(0)
     again, _ = ours(tg.Tensor(x))
-    np.testing.assert_array_equal(train_out.data, again.data)  # the library generator is seeded
+    np.testing.assert_array_equal(train_out.detach().numpy(), again.detach().numpy())  # the library generator is seeded
     ours.eval()
     theirs.eval()
     close(ours(tg.Tensor(x))[0], theirs(torch.tensor(x))[0], "eval output with dropout=0.5")
@@ -471,8 +471,8 @@ def test_dropout_of_one_cuts_the_next_layer_off_the_input():
     rnn = nn.RNN(IN, H, num_layers=2, dropout=1.0)
     a, _ = rnn(tg.randn(T, B, IN))
     b, _ = rnn(tg.randn(T, B, IN))
-    np.testing.assert_allclose(a.data, b.data)
-    assert not np.allclose(rnn.eval()(tg.randn(T, B, IN))[0].data, a.data)
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy())
+    assert not np.allclose(rnn.eval()(tg.randn(T, B, IN))[0].detach().numpy(), a.detach().numpy())
 
 
 # --------------------------------------------------------------------------- truncated BPTT

@@ -70,7 +70,7 @@ def run_both(our_cls, torch_cls, options: dict, steps: int = STEPS) -> None:
         torch_opt.step()
         assert_same_parameters(ours, theirs, f"after step {step + 1}")
     start = make_pair()[0]
-    assert not np.allclose(start.out.weight.data, ours.out.weight.data), "the parameters never moved"
+    assert not np.allclose(start.out.weight.detach().numpy(), ours.out.weight.detach().numpy()), "the parameters never moved"
 
 
 SGD_OPTIONS = [
@@ -177,7 +177,7 @@ def test_parameters_without_grad_are_skipped(cls):
     opt = cls([*ours.parameters(), unused], lr=0.1, weight_decay=0.1)
     backward_both(ours, make_pair()[1])
     opt.step()
-    np.testing.assert_array_equal(unused.data, np.ones(3))
+    np.testing.assert_array_equal(unused.detach().numpy(), np.ones(3))
     assert unused not in opt.state
 
 
@@ -186,12 +186,12 @@ def test_updates_are_out_of_place_so_saved_graphs_stay_valid(cls):
     p = nn.Parameter(np.array([1.0, 2.0, 3.0]))
     loss = (p * p).sum()  # mul saved p's array
     loss.backward(retain_graph=True)
-    old = p.data
+    old = p.detach().numpy()
     cls([p], lr=0.1).step()
-    assert p.data is not old and np.array_equal(old, [1.0, 2.0, 3.0])
+    assert not np.shares_memory(p.detach().numpy(), old) and np.array_equal(old, [1.0, 2.0, 3.0])
     p.grad = None
     loss.backward()  # through the old graph: the gradient at the old values
-    np.testing.assert_array_equal(p.grad.data, [2.0, 4.0, 6.0])
+    np.testing.assert_array_equal(p.grad.detach().numpy(), [2.0, 4.0, 6.0])
 
 
 def test_float32_parameters_stay_float32():
@@ -208,7 +208,7 @@ def test_zero_grad():
     opt = optim.Adam(ours.parameters())
     ours(tg.Tensor(X.astype(np.float32))).sum().backward()
     opt.zero_grad(set_to_none=False)
-    assert all(np.array_equal(p.grad.data, np.zeros(p.shape)) for p in ours.parameters())
+    assert all(np.array_equal(p.grad.detach().numpy(), np.zeros(p.shape)) for p in ours.parameters())
     opt.zero_grad()
     assert all(p.grad is None for p in ours.parameters())
 
@@ -274,7 +274,7 @@ def test_state_dict_round_trip_continues_identically(cls):
             F.cross_entropy(model(tg.Tensor(X)), Y).backward()
             o.step()
     for (name, a), (_, b) in zip(ours.named_parameters(), twin.named_parameters()):
-        np.testing.assert_array_equal(a.data, b.data, err_msg=name)
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy(), err_msg=name)
 
 
 def test_loads_a_torch_adam_state_dict_and_continues_like_torch():

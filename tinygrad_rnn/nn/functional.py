@@ -39,7 +39,7 @@ def _check_dropout_probability(p: float) -> None:
 
 
 def _integer_array(value: Any, where: str, what: str) -> np.ndarray:
-    array = value.data if isinstance(value, Tensor) else np.asarray(value)
+    array = value._data if isinstance(value, Tensor) else np.asarray(value)
     if array.dtype.kind not in "iu":
         raise TypeError(
             f"{where}: {what} must be integer class indices, got dtype {array.dtype}"
@@ -58,8 +58,8 @@ def _integer_array(value: Any, where: str, what: str) -> np.ndarray:
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``: input ``(..., in)``, weight ``(out, in)``, bias ``(out,)``
     -> ``(..., out)``. One fused ``linear`` node in the graph."""
-    if input.data.dtype != weight.data.dtype:
-        raise TypeError(_dtype_mismatch_message("linear", input.data.dtype, weight.data.dtype))
+    if input._data.dtype != weight._data.dtype:
+        raise TypeError(_dtype_mismatch_message("linear", input._data.dtype, weight._data.dtype))
     return ops.Linear.apply(input, weight, bias)
 
 
@@ -142,12 +142,12 @@ def cross_entropy(
     by the number of non-ignored targets (by the sum of their class weights if given).
     """
     _check_reduction("cross_entropy", reduction)
-    if input.data.ndim == 0:
+    if input._data.ndim == 0:
         raise ValueError("cross_entropy: input must have a class dimension, got a 0-d tensor")
-    if input.data.dtype.kind != "f":
+    if input._data.dtype.kind != "f":
         raise TypeError(f"cross_entropy: input must be floating-point logits, got dtype {input.dtype}")
     targets = _integer_array(target, "cross_entropy", "target")
-    shape = input.data.shape
+    shape = input._data.shape
     class_dim = 0 if len(shape) == 1 else 1
     num_classes = shape[class_dim]
     expected = () if len(shape) == 1 else (shape[0],) + shape[2:]
@@ -183,7 +183,7 @@ def cross_entropy(
 
     scale = valid.astype(input.dtype)
     if weight is not None:
-        class_weights = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
+        class_weights = np.asarray(weight._data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
         if class_weights.shape != (num_classes,):
             raise ValueError(
                 f"cross_entropy: weight must have one entry per class, shape ({num_classes},), "

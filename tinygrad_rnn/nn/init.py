@@ -9,17 +9,17 @@ from ..tensor import Tensor
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    tensor.data = generator().uniform(a, b, tensor.shape).astype(tensor.dtype)
+    tensor._data = generator().uniform(a, b, tensor.shape).astype(tensor.dtype)
     return tensor
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    tensor.data = generator().normal(mean, std, tensor.shape).astype(tensor.dtype)
+    tensor._data = generator().normal(mean, std, tensor.shape).astype(tensor.dtype)
     return tensor
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
-    tensor.data = np.full(tensor.shape, value, dtype=tensor.dtype)
+    tensor._data = np.full(tensor.shape, value, dtype=tensor.dtype)
     return tensor
 
 

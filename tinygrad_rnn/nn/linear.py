@@ -40,9 +40,9 @@ class Linear(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         weight = self.weight
-        if input.data.dtype != weight.data.dtype:
-            raise TypeError(_dtype_mismatch_message("Linear", input.data.dtype, weight.data.dtype))
-        if input.data.ndim == 0 or input.data.shape[-1] != self.in_features:
+        if input._data.dtype != weight._data.dtype:
+            raise TypeError(_dtype_mismatch_message("Linear", input._data.dtype, weight._data.dtype))
+        if input._data.ndim == 0 or input._data.shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear: expected input with {self.in_features} features in its last dimension, "
                 f"got input of shape {input.shape}"
@@ -74,7 +74,7 @@ class Embedding(Module):
         init.normal_(self.weight)
 
     def forward(self, input: Any) -> Tensor:
-        indices = input.data if isinstance(input, Tensor) else np.asarray(input)
+        indices = input._data if isinstance(input, Tensor) else np.asarray(input)
         if indices.dtype.kind not in "iu":
             raise TypeError(
                 f"Embedding: indices must be integers, got dtype {indices.dtype}; "

@@ -19,7 +19,7 @@ class CrossEntropyLoss(Module):
         super().__init__()
         functional._check_reduction("CrossEntropyLoss", reduction)
         self.weight = (
-            None if weight is None else np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+            None if weight is None else np.asarray(weight._data if isinstance(weight, Tensor) else weight)
         )
         self.ignore_index = ignore_index
         self.reduction = reduction

@@ -112,7 +112,7 @@ class Module:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every parameter as a numpy array (a copy), under torch's dotted names."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        return {name: p._data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> LoadResult:
         """Copy arrays (numpy arrays, our Tensors or torch tensors) into the parameters,
@@ -130,7 +130,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = np.asarray(value.data if isinstance(value, Tensor) else value)
+            array = np.asarray(value._data if isinstance(value, Tensor) else value)
             if array.shape != p.shape:
                 raise ValueError(
                     f"load_state_dict for {type(self).__name__}: {key} has shape {array.shape} "
@@ -139,7 +139,7 @@ class Module:
             arrays[key] = array
         for key, array in arrays.items():  # all checked first: a failed load changes nothing
             p = own[key]
-            p.data = array.astype(p.dtype, copy=True)
+            p._data = array.astype(p.dtype, copy=True)
         return LoadResult(missing, unexpected)
 
     # ------------------------------------------------------------------ modes and dtypes
@@ -160,9 +160,9 @@ class Module:
     def to(self, dtype: Any) -> Module:
         dtype = np.dtype(dtype)
         for p in self.parameters():
-            p.data = p.data.astype(dtype)
+            p._data = p._data.astype(dtype)
             if p.grad is not None:
-                p.grad = p.grad.data.astype(dtype)
+                p.grad = p.grad._data.astype(dtype)
         return self
 
     def float(self) -> Module:

@@ -49,8 +49,8 @@ def clip_grad_norm_(
     if not grads:
         return Tensor(0.0)
     norm_type = float(norm_type)
-    dtype = np.result_type(*(g.data.dtype for g in grads))
-    norms = np.array([_vector_norm(g.data, norm_type) for g in grads], dtype=dtype)
+    dtype = np.result_type(*(g._data.dtype for g in grads))
+    norms = np.array([_vector_norm(g._data, norm_type) for g in grads], dtype=dtype)
     total_norm = np.asarray(_vector_norm(norms, norm_type), dtype=dtype)
     if error_if_nonfinite and not np.isfinite(total_norm):
         raise RuntimeError(
@@ -59,7 +59,7 @@ def clip_grad_norm_(
         )
     clip_coef = np.minimum(max_norm / (total_norm + 1e-6), 1.0)
     for g in grads:
-        g.data = g.data * clip_coef.astype(g.data.dtype)
+        g._data = g._data * clip_coef.astype(g._data.dtype)
     return Tensor._make(total_norm, False, None)
 
 
@@ -69,4 +69,4 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
     clip_value = float(clip_value)
     for p in _as_list(parameters):
         if p.grad is not None:
-            p.grad.data = np.clip(p.grad.data, -clip_value, clip_value)
+            p.grad._data = np.clip(p.grad._data, -clip_value, clip_value)

@@ -66,7 +66,7 @@ def _normalize_index(index: Any) -> tuple[Any, bool]:
     advanced = False
     for p in parts:
         if isinstance(p, Tensor):
-            p = p.data
+            p = p._data
         elif isinstance(p, list):
             p = np.asarray(p)
         if isinstance(p, np.ndarray):

@@ -63,15 +63,15 @@ class Adam(Optimizer):
             if state is None:
                 state = self.state[p] = {
                     "step": 0,
-                    "exp_avg": np.zeros_like(p.data),
-                    "exp_avg_sq": np.zeros_like(p.data),
+                    "exp_avg": np.zeros_like(p._data),
+                    "exp_avg_sq": np.zeros_like(p._data),
                 }
             if amsgrad and "max_exp_avg_sq" not in state:
-                state["max_exp_avg_sq"] = np.zeros_like(p.data)
+                state["max_exp_avg_sq"] = np.zeros_like(p._data)
             state["step"] += 1
             step = state["step"]
 
-            param = p.data
+            param = p._data
             if weight_decay != 0:
                 if decoupled:
                     param = param * (1 - lr * weight_decay)
@@ -90,7 +90,7 @@ class Adam(Optimizer):
             else:
                 second_moment = exp_avg_sq
             denom = np.sqrt(second_moment) / bias_correction2_sqrt + eps
-            p.data = param - step_size * exp_avg / denom
+            p._data = param - step_size * exp_avg / denom
 
 
 class AdamW(Adam):

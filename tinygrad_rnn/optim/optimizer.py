@@ -1,6 +1,6 @@
 """The optimizer base class: parameter groups, ``zero_grad``, ``step`` and state dicts.
 
-Updates are out of place: ``p.data = p.data - lr * update`` gives the parameter a new
+Updates are out of place: ``p._data = p._data - lr * update`` gives the parameter a new
 array instead of overwriting the old one, so a graph that saved the old array (e.g. for a
 backward still to come, or a gradient check) stays valid. The optimizer's own state
 (momentum buffers, moment estimates) belongs to no graph and is updated in place.
@@ -93,7 +93,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                p.grad = None if set_to_none else Tensor._make(np.zeros_like(p.data), False, None)
+                p.grad = None if set_to_none else Tensor._make(np.zeros_like(p._data), False, None)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient (parameters whose ``grad`` is None
@@ -115,7 +115,7 @@ class Optimizer:
         negated when the group maximizes."""
         for p in group["params"]:
             if p.grad is not None:
-                yield p, -p.grad.data if group["maximize"] else p.grad.data
+                yield p, -p.grad._data if group["maximize"] else p.grad._data
 
     # ------------------------------------------------------------------ state dicts
 
@@ -175,7 +175,7 @@ def _load_state_value(name: str, value: Any, param: Tensor) -> Any:
     if value is None or isinstance(value, (int, float)):
         return value
     if isinstance(value, Tensor):
-        array = value.data
+        array = value._data
     else:  # a numpy array, or a torch tensor from a torch optimizer's state dict
         array = np.asarray(value.detach() if hasattr(value, "detach") else value)
     if name == "step":  # a count (torch keeps it as a float tensor)

@@ -61,15 +61,15 @@ class RMSprop(Optimizer):
         for p, grad in self._gradients(group):
             state = self.state.get(p)
             if state is None:
-                state = self.state[p] = {"step": 0, "square_avg": np.zeros_like(p.data)}
+                state = self.state[p] = {"step": 0, "square_avg": np.zeros_like(p._data)}
             if momentum > 0 and "momentum_buffer" not in state:
-                state["momentum_buffer"] = np.zeros_like(p.data)
+                state["momentum_buffer"] = np.zeros_like(p._data)
             if centered and "grad_avg" not in state:
-                state["grad_avg"] = np.zeros_like(p.data)
+                state["grad_avg"] = np.zeros_like(p._data)
             state["step"] += 1
 
             if weight_decay != 0:
-                grad = grad + weight_decay * p.data
+                grad = grad + weight_decay * p._data
             square_avg = state["square_avg"]
             square_avg *= alpha
             square_avg += (1 - alpha) * grad * grad
@@ -84,6 +84,6 @@ class RMSprop(Optimizer):
                 buf = state["momentum_buffer"]
                 buf *= momentum
                 buf += grad / avg
-                p.data = p.data - lr * buf
+                p._data = p._data - lr * buf
             else:
-                p.data = p.data - lr * grad / avg
+                p._data = p._data - lr * grad / avg

@@ -52,7 +52,7 @@ class SGD(Optimizer):
         weight_decay, nesterov = group["weight_decay"], group["nesterov"]
         for p, grad in self._gradients(group):
             if weight_decay != 0:
-                grad = grad + weight_decay * p.data
+                grad = grad + weight_decay * p._data
             if momentum != 0:
                 state = self.state.setdefault(p, {})
                 buf = state.get("momentum_buffer")
@@ -62,4 +62,4 @@ class SGD(Optimizer):
                     buf *= momentum
                     buf += (1 - dampening) * grad
                 grad = grad + momentum * buf if nesterov else buf
-            p.data = p.data - lr * grad
+            p._data = p._data - lr * grad

@@ -326,14 +326,14 @@ def _gradients(roots: list[Tensor], ops: list[Op]) -> dict[int, Any]:
                 f"(first freed op: {op.describe()}); draw before calling backward(), or call "
                 "backward(retain_graph=True)"
             )
-    seeds = [np.ones_like(t.data) for t in differentiable]
+    seeds = [np.ones_like(t._data) for t in differentiable]
     return engine.run_backward(differentiable, seeds, retain_graph=True, create_graph=False, capture_all=True)
 
 
 def _norm(grad: Any) -> float | None:
     if grad is None:
         return None
-    array = grad.data if isinstance(grad, Tensor) else grad
+    array = grad._data if isinstance(grad, Tensor) else grad
     return float(np.linalg.norm(np.asarray(array, dtype=np.float64)))
 
 
