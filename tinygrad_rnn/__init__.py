@@ -1,9 +1,10 @@
 """tinygrad_rnn: a small reverse-mode autodiff engine on numpy, built to show
 back-propagation through time as ordinary backprop over an unrolled graph."""
 
-import numpy as _np
-
+import builtins as _builtins
 from typing import Any as _Any
+
+import numpy as _np
 
 from . import autograd, nn, optim
 from .creation import (
@@ -32,7 +33,7 @@ int64 = long = _np.dtype(_np.int64)
 bool = _np.dtype(_np.bool_)
 
 
-def is_tensor(obj: _Any) -> bool:
+def is_tensor(obj: _Any) -> _builtins.bool:
     return isinstance(obj, Tensor)
 
 
@@ -43,6 +44,7 @@ def __getattr__(name: str) -> _Any:
 
         return importlib.import_module(".viz", __name__)
     raise AttributeError(f"module 'tinygrad_rnn' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

@@ -14,7 +14,17 @@ from .tensor import Tensor, _seed_gradient
 
 Function = Op  # torch's name for the base class of user-defined ops
 
-__all__ = ["Function", "INPUT", "OUTPUT", "Op", "detect_anomaly", "apply_op", "grad", "gradcheck", "GradcheckError"]
+__all__ = [
+    "Function",
+    "INPUT",
+    "OUTPUT",
+    "Op",
+    "detect_anomaly",
+    "apply_op",
+    "grad",
+    "gradcheck",
+    "GradcheckError",
+]
 
 
 def _as_list(x: Tensor | Sequence[Tensor]) -> list[Tensor]:

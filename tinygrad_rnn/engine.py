@@ -203,7 +203,17 @@ class Op:
     (``x.add_(1)``) makes that backward raise, naming the op, as torch does.
     """
 
-    __slots__ = ("inputs", "saved", "scope", "out_shape", "out_dtype", "_output", "_roles", "_versions", "__dict__")
+    __slots__ = (
+        "inputs",
+        "saved",
+        "scope",
+        "out_shape",
+        "out_dtype",
+        "_output",
+        "_roles",
+        "_versions",
+        "__dict__",
+    )
 
     name = "op"  # shown in errors and in rendered graphs; subclasses override
     once_differentiable = False  # True: refuse backward(create_graph=True) through this op
@@ -537,7 +547,9 @@ def run_backward(
             if capture_all or (capture is not None and id(op) in capture):
                 found[id(op)] = grad_output
             for source, g in zip(op.inputs, _input_grads(op, grad_output, create_graph)):
-                if g is not None and (isinstance(source, Op) or (isinstance(source, Tensor) and source.requires_grad)):
+                if g is not None and (
+                    isinstance(source, Op) or (isinstance(source, Tensor) and source.requires_grad)
+                ):
                     if not isinstance(source, Op):
                         leaves[id(source)] = source
                     grads.add(id(source), _conform(op, source, g))

@@ -6,6 +6,7 @@ only holds data and routes calls.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any, Union
 
@@ -24,7 +25,7 @@ def _as_dtype(dtype: Any) -> np.dtype | None:
     return None if dtype is None else np.dtype(dtype)
 
 
-class Size(tuple):  # type: ignore[type-arg]
+class Size(tuple):
     """A tensor's shape: a tuple of ints that prints as ``Size([2, 3])`` (torch.Size)."""
 
     def __repr__(self) -> str:
@@ -41,6 +42,8 @@ class device:  # noqa: N801 - named like torch.device
     any other device is refused with a clear error."""
 
     __slots__ = ("type", "index")
+    type: str
+    index: int | None
 
     def __init__(self, spec: Any = "cpu") -> None:
         if isinstance(spec, device):
@@ -88,7 +91,16 @@ class Tensor:
     copied, as ``torch.tensor`` does.
     """
 
-    __slots__ = ("_data", "_grad", "requires_grad", "_op", "_name", "_detached_from", "_version", "__weakref__")
+    __slots__ = (
+        "_data",
+        "_grad",
+        "requires_grad",
+        "_op",
+        "_name",
+        "_detached_from",
+        "_version",
+        "__weakref__",
+    )
 
     __array_ufunc__ = None  # make `ndarray + Tensor` call Tensor.__radd__, not numpy
 
@@ -326,15 +338,6 @@ class Tensor:
             return f"numpy.{self._data.dtype.name}"
         return self.to(dtype)
 
-    def long(self) -> Tensor:
-        return self.to(np.int64)
-
-    def int(self) -> Tensor:
-        return self.to(np.int32)
-
-    def bool(self) -> Tensor:
-        return self.to(np.bool_)
-
     def float(self) -> Tensor:
         return self.to(np.float32)
 
@@ -417,7 +420,7 @@ class Tensor:
 
     def __neg__(self) -> Tensor:
         if self._data.dtype.kind == "b":
-            raise TypeError("neg: negation, the `-` operator, on a bool tensor is not supported; use ~ or logical_not()")
+            raise TypeError("neg: the `-` operator on a bool tensor is not supported; use ~ instead")
         return ops.Neg.apply(self)
 
     def __matmul__(self, other: TensorLike) -> Tensor:
@@ -426,10 +429,10 @@ class Tensor:
     def __rmatmul__(self, other: TensorLike) -> Tensor:
         return ops.MatMul.apply(*_promoted(_as_tensor(other), self))
 
-    def add(self, other: TensorLike, alpha: Scalar = 1) -> Tensor:
+    def add(self, other: Any, alpha: Scalar = 1) -> Tensor:
         return self + (other if alpha == 1 else other * alpha)
 
-    def sub(self, other: TensorLike, alpha: Scalar = 1) -> Tensor:
+    def sub(self, other: Any, alpha: Scalar = 1) -> Tensor:
         return self - (other if alpha == 1 else other * alpha)
 
     def mul(self, other: TensorLike) -> Tensor:
@@ -459,10 +462,10 @@ class Tensor:
     def __itruediv__(self, other: TensorLike) -> Tensor:
         return self.div_(other)
 
-    def add_(self, other: TensorLike, alpha: Scalar = 1) -> Tensor:
+    def add_(self, other: Any, alpha: Scalar = 1) -> Tensor:
         return self._in_place("add_", lambda t: t + (other if alpha == 1 else other * alpha), other)
 
-    def sub_(self, other: TensorLike, alpha: Scalar = 1) -> Tensor:
+    def sub_(self, other: Any, alpha: Scalar = 1) -> Tensor:
         return self._in_place("sub_", lambda t: t - (other if alpha == 1 else other * alpha), other)
 
     def mul_(self, other: TensorLike) -> Tensor:
@@ -489,13 +492,13 @@ class Tensor:
         self.__setitem__(Ellipsis, value)
         return self
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+    def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0) -> Tensor:
         from .creation import generator
 
         self.__setitem__(Ellipsis, generator().uniform(a, b, self._data.shape))
         return self
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0) -> Tensor:
         from .creation import generator
 
         self.__setitem__(Ellipsis, generator().normal(mean, std, self._data.shape))
@@ -697,6 +700,16 @@ class Tensor:
     def matmul(self, other: TensorLike) -> Tensor:
         return self @ other
 
+    # named like Python types, so defined last: annotations above still mean the builtins
+    def long(self) -> Tensor:
+        return self.to(np.int64)
+
+    def int(self) -> Tensor:
+        return self.to(np.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(np.bool_)
+
 
 def _raw(value: Any) -> Any:
     return value._data if isinstance(value, Tensor) else value
@@ -710,9 +723,7 @@ def _floating(t: Tensor) -> Tensor:
 
 def _float_only(t: Tensor, where: str) -> Tensor:
     if t._data.dtype.kind not in "fc":
-        raise RuntimeError(
-            f"{where}: not implemented for dtype {t._data.dtype}; convert first with .float()"
-        )
+        raise RuntimeError(f"{where}: not implemented for dtype {t._data.dtype}; convert first with .float()")
     return t
 
 

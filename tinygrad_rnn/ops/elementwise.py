@@ -112,10 +112,7 @@ class Pow(Op):
             # d(a**b)/db = a**b * log(a), and 0 where a == 0 and b >= 0 (not 0 * -inf), as in torch
             with np.errstate(divide="ignore", invalid="ignore"):
                 grad_b = grad * (y * apply_op(Log, a))
-            if a_shape is None:
-                zero = (a == 0) & (_raw(b) >= 0)
-            else:
-                zero = (_raw(a) == 0) & (_raw(b) >= 0)
+            zero = (_raw(a) == 0) & (_raw(b) >= 0)
             grad_b = sum_to(apply_op(Where, zero, 0.0, grad_b), b_shape)
         return grad_a, grad_b
 

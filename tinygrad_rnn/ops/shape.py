@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import INPUT, LazyGrad, Op, apply_op
+from ..engine import LazyGrad, Op, apply_op
 from ..tensor import Tensor
 from .reduce import sum_to
 
