@@ -116,3 +116,76 @@ def from_numpy(array: np.ndarray) -> Tensor:
         raise TypeError(f"from_numpy: expected np.ndarray (got {type(array).__name__})")
     _check_kind(array, array)
     return Tensor._make(array, False, None)
+
+
+def _fill_dtype(value: Any) -> np.dtype:
+    """torch's dtype for ``full``: bool, int64 or the default float32, from the fill value."""
+    if isinstance(value, (bool, np.bool_)):
+        return np.dtype(np.bool_)
+    if isinstance(value, (int, np.integer)):
+        return np.dtype(np.int64)
+    return np.dtype(DEFAULT_DTYPE)
+
+
+def full(
+    size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """A tensor of ``size`` filled with ``fill_value``; the dtype follows the value (bool,
+    int64 or float32) unless given."""
+    return _make(
+        np.full(_shape((size,)), fill_value), dtype or _fill_dtype(fill_value), requires_grad, device
+    )
+
+
+def full_like(
+    t: Tensor, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    return _make(np.full(t.shape, fill_value), dtype or t.dtype, requires_grad, device)
+
+
+def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Like ``torch.empty``, but the values are zeros rather than whatever memory held."""
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def eye(
+    n: int, m: int | None = None, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """The ``(n, m)`` identity matrix (``m = n`` by default)."""
+    return _make(np.eye(n, m), dtype, requires_grad, device)
+
+
+def linspace(
+    start: float,
+    end: float,
+    steps: int,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    if steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
+    return _make(np.linspace(start, end, steps), dtype, requires_grad, device)
+
+
+def randint(*args: Any, size: Any = None, dtype: Any = None, device: Any = None) -> Tensor:
+    """``randint(high, size)`` or ``randint(low, high, size)``: uniform integers in
+    ``[low, high)``, int64 by default."""
+    if size is None:
+        *bounds, size = args
+    else:
+        bounds = list(args)
+    low, high = (0, *bounds) if len(bounds) == 1 else tuple(bounds)
+    if low >= high:
+        raise RuntimeError(f"randint: expects 'from' < 'to', got from={low} >= to={high}")
+    return _make(_generator.integers(low, high, _shape((size,))), dtype or np.int64, False, device)
+
+
+def randn_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(_generator.standard_normal(t.shape), dtype or t.dtype, requires_grad, device)
+
+
+def rand_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(_generator.random(t.shape), dtype or t.dtype, requires_grad, device)

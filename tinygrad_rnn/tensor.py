@@ -605,7 +605,9 @@ class Tensor:
         return ops.ReLU.apply(self)
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - torch's names
-        """Values limited to ``[min, max]`` (either may be None)."""
+        """Values limited to ``[min, max]`` (either may be None, a number or a tensor)."""
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            return _clamp_tensors(self, min, max)
         return ops.Clamp.apply(self, min, max)
 
     clip = clamp
@@ -625,7 +627,10 @@ class Tensor:
         return ops.Mean.apply(self, dim, keepdim)
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
-        """``max()`` -> the largest element; ``max(dim)`` -> ``(values, indices)``."""
+        """``max()`` -> the largest element; ``max(dim)`` -> ``(values, indices)``;
+        ``max(other_tensor)`` -> ``maximum(other_tensor)``."""
+        if isinstance(dim, Tensor):
+            return self.maximum(dim)
         if dim is None:
             return ops.Max.apply(self)
         indices = ops.argmax_indices(self._data, dim, keepdim)
@@ -645,8 +650,14 @@ class Tensor:
 
     view = reshape
 
-    def flatten(self) -> Tensor:
-        return self.reshape(-1)
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Dims ``start_dim`` to ``end_dim`` (inclusive) merged into one."""
+        if self._data.ndim == 0:
+            return self.reshape(1)
+        start, end = (_dim(d, self._data.ndim, "flatten") for d in (start_dim, end_dim))
+        if start > end:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1 :])
 
     def unsqueeze(self, dim: int) -> Tensor:
         ndim = self._data.ndim + 1
@@ -700,6 +711,242 @@ class Tensor:
     def matmul(self, other: TensorLike) -> Tensor:
         return self @ other
 
+    # ------------------------------------------------------------------ more ops (torch breadth)
+    # Elementwise math, reductions with indices, shape and index ops; each a thin call into
+    # ``ops``; composites (var, std, norm, split, sort, topk) are built from those.
+
+    def sin(self) -> Tensor:
+        return ops.Sin.apply(_floating(self))
+
+    def cos(self) -> Tensor:
+        return ops.Cos.apply(_floating(self))
+
+    def log1p(self) -> Tensor:
+        return ops.Log1p.apply(_floating(self))
+
+    def expm1(self) -> Tensor:
+        return ops.Expm1.apply(_floating(self))
+
+    def rsqrt(self) -> Tensor:
+        return ops.Rsqrt.apply(_floating(self))
+
+    def erf(self) -> Tensor:
+        return ops.Erf.apply(_floating(self))
+
+    def sign(self) -> Tensor:
+        return ops.Sign.apply(self)
+
+    def maximum(self, other: TensorLike) -> Tensor:
+        return ops.Maximum.apply(*_promoted(self, _as_tensor(other)))
+
+    def minimum(self, other: TensorLike) -> Tensor:
+        return ops.Minimum.apply(*_promoted(self, _as_tensor(other)))
+
+    def where(self, condition: TensorLike, other: TensorLike) -> Tensor:
+        """``self`` where ``condition`` holds, else ``other`` (broadcast together)."""
+        return ops.Where.apply(_raw(condition), *_promoted(self, other))
+
+    def masked_fill(self, mask: TensorLike, value: Any) -> Tensor:
+        """``value`` where the boolean ``mask`` holds (broadcast), else ``self``."""
+        mask = np.asarray(_raw(mask))
+        if mask.dtype != np.bool_:
+            raise RuntimeError(
+                f"masked_fill: expected a boolean mask, got dtype {mask.dtype}; use mask.bool()"
+            )
+        return ops.Where.apply(mask, _cast(value, self._data.dtype), self)
+
+    def min(self, dim: Any = None, keepdim: bool = False) -> Any:
+        """``min()`` -> the smallest element; ``min(dim)`` -> ``(values, indices)``;
+        ``min(other_tensor)`` -> ``minimum(other_tensor)``."""
+        if isinstance(dim, Tensor):
+            return self.minimum(dim)
+        if dim is None:
+            return ops.Amin.apply(self, None, False)
+        indices = self.argmin(dim, keepdim)._data
+        return ops.MinDim.apply(self, indices, dim, keepdim), Tensor._make(indices, False, None)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        if dim is None:
+            return Tensor._make(np.array(np.argmin(self._data)), False, None)
+        if self._data.ndim and self._data.shape[_dim(dim, self._data.ndim, "argmin")] == 0:
+            raise IndexError(f"argmin: dim {dim} has size 0 (tensor shape {self.shape})")
+        return Tensor._make(
+            np.argmin(self._data, axis=dim % max(self._data.ndim, 1), keepdims=keepdim), False, None
+        )
+
+    def amax(self, dim: Any = (), keepdim: bool = False) -> Tensor:
+        """The largest values over ``dim`` (an int or several; all by default); ties share
+        the gradient equally."""
+        return ops.Amax.apply(self, dim, keepdim)
+
+    def amin(self, dim: Any = (), keepdim: bool = False) -> Tensor:
+        return ops.Amin.apply(self, dim, keepdim)
+
+    def var(
+        self, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None
+    ) -> Tensor:
+        """The variance over ``dim``: squared deviations summed and divided by
+        ``N - correction`` (``correction=1`` by default; ``unbiased=False`` means 0)."""
+        if unbiased is not None and correction is not None:
+            raise ValueError("var: give either unbiased or correction, not both")
+        correction = (1 if unbiased is None or unbiased else 0) if correction is None else correction
+        x = _float_only(self, "var")
+        deviation = x - x.mean(dim, keepdim=True)
+        count = x.numel() // max(deviation.mean(dim, keepdim=True).numel(), 1) if x.numel() else 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (deviation * deviation).sum(dim, keepdim) / builtins.float(
+                builtins.max(count - correction, 0)
+            )
+
+    def std(
+        self, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None
+    ) -> Tensor:
+        """The square root of ``var`` (same arguments)."""
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
+        """The ``p``-norm over ``dim`` (all elements by default): ``'fro'``/2, 1, ``inf``,
+        ``-inf``, 0 (count of non-zeros) or any other number."""
+        x = _float_only(self, "norm")
+        if p in ("fro", 2):
+            return (x * x).sum(dim, keepdim).sqrt()
+        if p == builtins.float("inf"):
+            return x.abs().amax(() if dim is None else dim, keepdim)
+        if p == -builtins.float("inf"):
+            return x.abs().amin(() if dim is None else dim, keepdim)
+        if p == 0:
+            return (x != 0).to(x.dtype).sum(dim, keepdim)
+        if p == 1:
+            return x.abs().sum(dim, keepdim)
+        return (x.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    def expand(self, *sizes: Any) -> Tensor:
+        """A broadcast view with ``sizes`` (``-1`` keeps a dim; new dims go in front)."""
+        sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        lead = len(sizes) - self._data.ndim
+        shape = list(sizes)
+        for i, n in enumerate(self.shape):
+            if sizes[lead + i] == -1:
+                shape[lead + i] = n
+            elif n not in (1, sizes[lead + i]):
+                raise RuntimeError(
+                    f"expand: the expanded size of the tensor ({sizes[lead + i]}) must match the existing "
+                    f"size ({n}) at non-singleton dimension {lead + i}. Target sizes: {list(sizes)}. "
+                    f"Tensor sizes: {list(self.shape)}"
+                )
+        if lead < 0 or any(n < 0 for n in shape):
+            raise RuntimeError(f"expand: cannot expand a tensor of shape {list(self.shape)} to {list(sizes)}")
+        return ops.BroadcastTo.apply(self, tuple(shape))
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(other.shape)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        """The tensor tiled ``sizes[i]`` times along dim ``i`` (new dims go in front)."""
+        sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        if len(sizes) < self._data.ndim:
+            raise RuntimeError(
+                f"repeat: number of dimensions of repeat dims ({len(sizes)}) can not be smaller than "
+                f"number of dimensions of tensor ({self._data.ndim})"
+            )
+        return ops.Repeat.apply(self, tuple(sizes))
+
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+        """Dim ``dim`` split into ``sizes`` (one may be -1)."""
+        d = _dim(dim, self._data.ndim, "unflatten")
+        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1 :])
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the
+        given list of sizes."""
+        d = _dim(dim, self._data.ndim, "split")
+        size = self.shape[d]
+        if isinstance(split_size_or_sections, (builtins.int, np.integer)):
+            step = builtins.int(split_size_or_sections)
+            sections = [builtins.min(step, size - i) for i in range(0, size, step)] if size else [0]
+        else:
+            sections = list(split_size_or_sections)
+            if sum(sections) != size:
+                raise RuntimeError(
+                    f"split: split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's "
+                    f"size at dimension {dim}), but got split_sizes={sections}"
+                )
+        starts = np.cumsum([0] + sections[:-1]).tolist()
+        return tuple(self.narrow(d, start, n) for start, n in zip(starts, sections))
+
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+        """The slices along ``dim``, that dim removed."""
+        d = _dim(dim, self._data.ndim, "unbind")
+        return tuple(self[(slice(None),) * d + (i,)] for i in range(self.shape[d]))
+
+    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+        """``length`` elements along ``dim`` from ``start`` (a view in torch, a copy here)."""
+        d = _dim(dim, self._data.ndim, "narrow")
+        size = self.shape[d]
+        start = start + size if start < 0 else start
+        if not (0 <= start <= size and 0 <= length <= size - start):
+            raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({size})")
+        return self[(slice(None),) * d + (slice(start, start + length),)]
+
+    def gather(self, dim: int, index: TensorLike) -> Tensor:
+        """``out[i][j] = self[index[i][j]][j]`` for ``dim=0`` (and so on)."""
+        d, index = _dim(dim, self._data.ndim, "gather"), _index_array(index, self, "gather")
+        return ops.Gather.apply(self, d, index)
+
+    def scatter_add(self, dim: int, index: TensorLike, src: TensorLike) -> Tensor:
+        """A copy with ``src`` added at ``index`` along ``dim`` (repeated indices add up)."""
+        d, index = _dim(dim, self._data.ndim, "scatter_add"), _index_array(index, self, "scatter_add")
+        return ops.ScatterAdd.apply(self, d, index, _cast(_as_tensor(src), self._data.dtype))
+
+    def cumsum(self, dim: int) -> Tensor:
+        return ops.Cumsum.apply(self, _dim(dim, self._data.ndim, "cumsum"), False)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> tuple[Tensor, Tensor]:
+        """``(values, indices)`` sorted along ``dim``; ties keep their order, NaN counts as
+        the largest value."""
+        indices = self.argsort(dim, descending, stable)
+        return self.gather(dim, indices), indices
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+        x = self._data if self._data.ndim else self._data.reshape(1)
+        d = _dim(dim, x.ndim, "sort")
+        if not descending:
+            order = np.argsort(x, axis=d, kind="stable")
+        else:
+            keys = -x.astype(np.int64) if x.dtype.kind in "biu" else -x
+            order = (
+                np.lexsort((keys, ~np.isnan(x)), axis=d)
+                if x.dtype.kind == "f"
+                else np.argsort(keys, d, "stable")
+            )
+        return Tensor._make(order.reshape(self._data.shape), False, None)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> tuple[Tensor, Tensor]:  # noqa: A002
+        """``(values, indices)`` of the ``k`` largest (or smallest) along ``dim``."""
+        d = _dim(dim, self._data.ndim, "topk")
+        size = self.shape[d] if self._data.ndim else 1
+        if not 0 <= k <= size:
+            raise RuntimeError(f"topk: k ({k}) is out of range for dimension {dim} of size {size}")
+        order = self.argsort(d, descending=largest)._data
+        indices = Tensor._make(order[(slice(None),) * d + (slice(0, k),)].copy(), False, None)
+        return self.gather(d, indices), indices
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """The lower triangle of the last two dims (elements above ``diagonal`` zeroed)."""
+        return ops.Tril.apply(_matrix(self, "tril"), diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        return ops.Triu.apply(_matrix(self, "triu"), diagonal)
+
+    def bmm(self, mat2: Tensor) -> Tensor:
+        """Batched matrix product of ``(b, n, m)`` and ``(b, m, p)`` -> ``(b, n, p)``."""
+        if self._data.ndim != 3 or mat2._data.ndim != 3 or self.shape[0] != mat2.shape[0]:
+            raise RuntimeError(
+                f"bmm: expected two 3-D tensors with the same batch size, got shapes {self.shape} and "
+                f"{mat2.shape}; use matmul (@) for other shapes"
+            )
+        return self @ mat2
+
     # named like Python types, so defined last: annotations above still mean the builtins
     def long(self) -> Tensor:
         return self.to(np.int64)
@@ -709,6 +956,36 @@ class Tensor:
 
     def bool(self) -> Tensor:
         return self.to(np.bool_)
+
+
+def _clamp_tensors(x: Tensor, low: Any, high: Any) -> Tensor:
+    """``clamp`` with tensor limits: ``low`` where ``x < low``, then ``high`` where that
+    exceeds ``high`` (torch's order when low > high); the gradient follows the chosen value."""
+    if low is not None:
+        x = ops.Where.apply(x._data < _raw(low), *_promoted(low, x))
+    if high is not None:
+        x = ops.Where.apply(x._data > _raw(high), *_promoted(high, x))
+    return x
+
+
+def _index_array(index: Any, x: Tensor, where: str) -> np.ndarray:
+    array = np.asarray(_raw(index))
+    if array.dtype.kind not in "iu":
+        raise RuntimeError(
+            f"{where}(): expected an integer index tensor, got dtype {array.dtype}; use index.long()"
+        )
+    if array.ndim != x._data.ndim:
+        raise RuntimeError(
+            f"{where}(): index tensor must have the same number of dimensions as the input tensor "
+            f"(index shape {array.shape}, input shape {x.shape})"
+        )
+    return array
+
+
+def _matrix(x: Tensor, where: str) -> Tensor:
+    if x._data.ndim < 2:
+        raise RuntimeError(f"{where}: input tensor must have at least 2 dimensions, got shape {x.shape}")
+    return x
 
 
 def _raw(value: Any) -> Any:
