@@ -151,13 +151,13 @@ class ELU(Op):
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, alpha: float) -> np.ndarray:
         ctx.alpha, ctx.positive = alpha, x > 0
-        ctx.save_for_backward(INPUT[0])
+        ctx.save_for_backward(OUTPUT)
         return np.where(ctx.positive, x, alpha * np.expm1(np.minimum(x, 0)))
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
-        (x,) = ctx.saved_tensors
-        return apply_op(Where, ctx.positive, grad, grad * ctx.alpha * apply_op(Exp, x)), None
+        (y,) = ctx.saved_tensors  # where x <= 0: d/dx alpha * (exp(x) - 1) = y + alpha
+        return apply_op(Where, ctx.positive, grad, grad * (y + ctx.alpha)), None
 
 
 class Softplus(Op):
@@ -189,7 +189,7 @@ class GELU(Op):
         ctx.save_for_backward(INPUT[0])
         if approximate == "tanh":
             return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
-        return x * 0.5 * (1 + Erf.forward(ctx, x / math.sqrt(2)))
+        return x * 0.5 * (1 + np.asarray(_erf(x / math.sqrt(2)), dtype=x.dtype))
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
@@ -209,8 +209,9 @@ class SiLU(Op):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(INPUT[0])
-        return x * Sigmoid.forward(ctx, x)
+        y = x * Sigmoid.forward(ctx, x)
+        ctx.save_for_backward(INPUT[0])  # after Sigmoid.forward, which saves its own
+        return y
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
