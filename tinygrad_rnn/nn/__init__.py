@@ -1,9 +1,34 @@
 """Layers, losses and helpers, named and shaped as in ``torch.nn``."""
 
 from . import functional, init, utils
+from .activation import (
+    ELU,
+    GELU,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from .attention import MultiheadAttention
 from .linear import Dropout, Embedding, Linear
-from .loss import CrossEntropyLoss, MSELoss
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from .module import Module, ModuleList, Parameter, Sequential
+from .normalization import LayerNorm
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
@@ -25,4 +50,24 @@ __all__ = [
     "LSTMCell",
     "RNN",
     "RNNCell",
+    "ELU",
+    "GELU",
+    "Hardtanh",
+    "LeakyReLU",
+    "LogSoftmax",
+    "ReLU",
+    "Sigmoid",
+    "SiLU",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+    "MultiheadAttention",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "HuberLoss",
+    "KLDivLoss",
+    "L1Loss",
+    "NLLLoss",
+    "SmoothL1Loss",
+    "LayerNorm",
 ]
