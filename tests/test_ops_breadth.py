@@ -233,7 +233,9 @@ def test_pad():
     cases = [(1, 2), (0, 1, 2, 0), (-1, 1), (1, -2, 0, 1)]
     for pad in cases:
         check_op(
-            lambda t: tg.nn.functional.pad(t, pad), lambda t: torch.nn.functional.pad(t, pad), [randn(3, 4)]
+            lambda t, p=pad: tg.nn.functional.pad(t, p),
+            lambda t, p=pad: torch.nn.functional.pad(t, p),
+            [randn(3, 4)],
         )
     check_op(
         lambda t: tg.nn.functional.pad(t, (1, 1), value=-2.0),

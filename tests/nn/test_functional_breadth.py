@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as TF
+import torch.nn.functional as TF  # noqa: N812 - torch's usual alias
 
 import tinygrad_rnn as tg
-import tinygrad_rnn.nn.functional as F
+import tinygrad_rnn.nn.functional as F  # noqa: N812
 
 from ..helpers import assert_close, check_op
 
@@ -75,9 +75,9 @@ def test_nll_loss(reduction):
         ({"ignore_index": 3}, {"ignore_index": 3}),
     ):
         check_op(
-            lambda x: F.nll_loss(x.log_softmax(1), target, reduction=reduction, **kwargs_ours),
-            lambda x: TF.nll_loss(
-                x.log_softmax(1), torch.tensor(target), reduction=reduction, **kwargs_torch
+            lambda x, kw=kwargs_ours: F.nll_loss(x.log_softmax(1), target, reduction=reduction, **kw),
+            lambda x, kw=kwargs_torch: TF.nll_loss(
+                x.log_softmax(1), torch.tensor(target), reduction=reduction, **kw
             ),
             [randn(4, 4)],
         )

@@ -190,9 +190,9 @@ class Einsum(Op):
 
     @staticmethod
     def forward(ctx: Any, equation: str, *operands: np.ndarray) -> np.ndarray:
-        ctx.terms, ctx.output = parse_einsum(equation, [a.ndim for a in operands])
+        ctx.terms, ctx.out_term = parse_einsum(equation, [a.ndim for a in operands])
         ctx.save_for_backward(*(INPUT[k + 1] for k in range(len(operands))))
-        return np.einsum(f"{','.join(ctx.terms)}->{ctx.output}", *operands)
+        return np.einsum(f"{','.join(ctx.terms)}->{ctx.out_term}", *operands)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, ...]:
@@ -203,9 +203,9 @@ class Einsum(Op):
                 grads.append(None)
                 continue
             others = [t for j, t in enumerate(ctx.terms) if j != i]
-            used = ctx.output + "".join(others)
+            used = ctx.out_term + "".join(others)
             kept = "".join(c for c in term if c in used)  # letters only here are summed: broadcast
-            spec = ",".join([ctx.output, *others]) + "->" + kept
+            spec = ",".join([ctx.out_term, *others]) + "->" + kept
             g = apply_op(Einsum, spec, grad, *(a for j, a in enumerate(operands) if j != i))
             if kept != term:
                 shape = operands[i].shape
