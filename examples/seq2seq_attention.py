@@ -1,9 +1,11 @@
 """An encoder-decoder GRU with attention that learns to reverse strings of digits.
 
 Each example is a string of 3 to 8 random digits; the target is the same digits in reverse
-order, then an end token. Batches are generated on the fly, padded to their longest string:
-the padded encoder positions are masked out of the attention (``masked_fill`` with -inf),
-and the padded target positions are skipped by the loss (``ignore_index``).
+order, then an end token. Batches are generated on the fly, padded to 8 digits: the padded
+encoder positions are masked out of the attention (``masked_fill`` with -inf), and the padded
+target positions are skipped by the loss (``ignore_index``). (The width stays fixed because
+the encoder's backward direction reads the padding before the digits: a model trained on one
+width of padding decodes reliably at that width.)
 
     encoder   embedding -> bidirectional GRU over the input   outputs (B, S, H)
     decoder   per output step t:
@@ -60,11 +62,14 @@ class Batch(NamedTuple):
     targets: np.ndarray  # (B, S + 1) the reversed digits, END, then IGNORE
 
 
-def make_batch(rng: np.random.Generator, size: int, lengths: Sequence[int] | None = None) -> Batch:
-    """``size`` random digit strings of random length (or the given ``lengths``), padded."""
+def make_batch(
+    rng: np.random.Generator, size: int, lengths: Sequence[int] | None = None, width: int = MAX_LENGTH
+) -> Batch:
+    """``size`` random digit strings of random length (or the given ``lengths``), padded to
+    ``width`` digits (at least the longest)."""
     if lengths is None:
         lengths = rng.integers(MIN_LENGTH, MAX_LENGTH + 1, size).tolist()
-    longest = max(lengths)
+    longest = max(width, *lengths)
     inputs = np.full((size, longest), PAD, dtype=np.int64)
     decoder_inputs = np.full((size, longest + 1), END, dtype=np.int64)
     targets = np.full((size, longest + 1), IGNORE, dtype=np.int64)
@@ -194,13 +199,13 @@ def plot_attention(model: Seq2Seq, rng: np.random.Generator, path: Path) -> Path
     for axis, length in zip(axes, lengths):
         batch = make_batch(rng, 1, [length])
         tokens, weights = model.greedy(batch.inputs, batch.padding, length + 1)
-        shown = weights[0]  # (output steps, input positions)
+        shown = weights[0, :, :length]  # (output steps, input digits); padding gets 0
         axis.imshow(shown, cmap="viridis", vmin=0, vmax=1)
-        axis.set_xticks(range(length), [str(d) for d in batch.inputs[0]])
+        axis.set_xticks(range(length), [str(d) for d in batch.inputs[0, :length]])
         axis.set_yticks(range(length + 1), [_token_text(t) for t in tokens[0]])
         axis.set_xlabel("input digit (encoder step)")
         axis.set_ylabel("output token (decoder step)")
-        axis.set_title(f"{''.join(map(str, batch.inputs[0]))} reversed")
+        axis.set_title(f"{''.join(map(str, batch.inputs[0, :length]))} reversed")
     fig.suptitle("Attention weights: each output digit looks at its mirror position in the input")
     fig.tight_layout()
     return _common.save_figure(fig, path)
@@ -221,7 +226,7 @@ def _token_text(token: int) -> str:
 def render_graph(model: Seq2Seq, rng: np.random.Generator, path: Path) -> Path | None:
     """The graph of the loss of one 3-digit string: clusters "encoder", "decoder/t=k" and
     "decoder/t=k/attention". None (with a note) when no Graphviz backend is available."""
-    loss = loss_of(model, make_batch(rng, 1, [3]))
+    loss = loss_of(model, make_batch(rng, 1, [3], width=3))  # no padding: a smaller picture
     loss.name = "loss"
     try:
         written = viz.render(
