@@ -203,3 +203,18 @@ def test_initialisers_record_no_graph():
         warnings.simplefilter("error")
         init.orthogonal_(w)
     assert w.is_leaf and w.requires_grad and w.grad is None
+
+
+def test_an_initialiser_invalidates_a_graph_that_saved_the_old_values():
+    """As torch: the write is an in-place op, so a pending backward through the old values
+    refuses to run instead of using the new ones."""
+    ours = nn.Parameter(np.ones((2, 2)))
+    loss = (ours * ours).sum()
+    init.zeros_(ours)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    theirs = torch.nn.Parameter(torch.ones(2, 2, dtype=torch.float64))
+    torch_loss = (theirs * theirs).sum()
+    torch.nn.init.zeros_(theirs)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        torch_loss.backward()

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import ops
 from ..creation import generator
+from ..engine import no_grad
 from ..tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -251,14 +252,18 @@ class EmbeddingLookup(ops.GetItem):
 
 
 def _embedding_renorm(weight: Tensor, indices: np.ndarray, max_norm: float, norm_type: float) -> None:
-    """Scale, in place, each row of ``weight`` used by ``indices`` whose ``norm_type``-norm
-    exceeds ``max_norm`` down to ``max_norm`` (torch: ``max_norm / (norm + 1e-7)``)."""
+    """Scale, in place and outside the graph, each row of ``weight`` used by ``indices``
+    whose ``norm_type``-norm exceeds ``max_norm`` down to ``max_norm`` (torch: factor
+    ``max_norm / (norm + 1e-7)``)."""
     rows = np.unique(indices)
     table = weight._data
     norms = np.linalg.norm(table[rows], ord=norm_type, axis=-1)
     too_long = norms > max_norm
+    if not too_long.any():
+        return
     rows, norms = rows[too_long], norms[too_long]
-    table[rows] = table[rows] * (max_norm / (norms + 1e-7))[:, None].astype(table.dtype)
+    with no_grad():
+        weight[rows] = table[rows] * (max_norm / (norms + 1e-7))[:, None].astype(table.dtype)
 
 
 def embedding(

@@ -1,9 +1,10 @@
 """In-place initialisers, as ``torch.nn.init``, drawing from the library's seeded generator
 (``manual_seed``) or from a ``generator=`` given explicitly.
 
-Each one writes into the tensor's own array (``tensor._data[...] = values``) and returns the
-tensor, outside any graph (torch runs them under ``no_grad``): views of that array, such as
-``tensor.data``, see the new values. The array keeps its dtype.
+Each one writes into the tensor's own memory as an in-place op under ``no_grad`` (as torch
+runs them) and returns the tensor: views of it, such as ``tensor.data`` or a gate block
+``weight[:H]``, see the new values, the dtype is kept, and the version counter moves, so a
+backward that saved the old values refuses to run.
 
 The scaled initialisers read two sizes of a weight of shape ``(out, in, *k)``:
 ``fan_in = in * prod(k)`` and ``fan_out = out * prod(k)``::
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..creation import generator as _library_generator
+from ..engine import no_grad
 from ..tensor import Tensor
 
 __all__ = [
@@ -53,7 +55,8 @@ _LINEAR = (
 
 
 def _write(tensor: Tensor, values: Any) -> Tensor:
-    tensor._data[...] = values
+    with no_grad():
+        tensor[...] = values
     return tensor
 
 
@@ -211,10 +214,10 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: np.random.Generator 
         raise ValueError(
             f"orthogonal_: Only tensors with 2 or more dimensions are supported, got shape {tensor.shape}"
         )
-    if tensor.size == 0:
+    if tensor.numel() == 0:
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.size // rows
+    cols = tensor.numel() // rows
     flattened = _rng(generator).normal(0.0, 1.0, (rows, cols))
     if rows < cols:
         flattened = flattened.T

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..engine import no_grad
 from ..tensor import DEFAULT_DTYPE, Tensor
 from . import init
 from .functional import _check_dropout_probability, _dtype_mismatch_message, dropout, embedding
@@ -113,7 +114,8 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight._data[self.padding_idx] = 0
+            with no_grad():
+                self.weight[self.padding_idx] = 0
 
     @classmethod
     def from_pretrained(
