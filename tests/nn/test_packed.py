@@ -321,3 +321,17 @@ def test_packed_input_errors_match_torch():
         gru(packed, tg.zeros(1, 3, H))
     with pytest.raises(RuntimeError, match="Expected 3, got 2"):
         gru(ornn.pack_sequence([tg.randn(3, 2), tg.randn(2, 2)]))
+
+
+def test_the_rendered_graph_labels_each_steps_state_with_the_running_batch():
+    from tinygrad_rnn import viz
+
+    gru = nn.GRU(IN, H)
+    packed = ornn.pack_sequence([tg.randn(n, IN) for n in LENGTHS_SORTED])
+    _, h_n = gru(packed)
+    model = viz.build_graph(h_n)
+    shapes = {
+        node.name: node.shape for node in model.nodes.values() if node.name and node.name.startswith("h_")
+    }
+    expected = {f"h_{t}": (n, H) for t, n in enumerate(packed.batch_sizes.tolist(), start=1)}
+    assert {k: v for k, v in shapes.items() if k in expected} == expected
