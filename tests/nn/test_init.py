@@ -195,6 +195,8 @@ def test_keeps_dtype_is_seeded_and_takes_a_generator():
     a = init.normal_(tg.zeros(4), generator=np.random.default_rng(9)).numpy()
     b = init.normal_(tg.zeros(4), generator=np.random.default_rng(9)).numpy()
     np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match="np.random.Generator"):
+        init.normal_(tg.zeros(4), generator=torch.Generator())
 
 
 def test_initialisers_record_no_graph():

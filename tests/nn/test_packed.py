@@ -335,3 +335,30 @@ def test_the_rendered_graph_labels_each_steps_state_with_the_running_batch():
     }
     expected = {f"h_{t}": (n, H) for t, n in enumerate(packed.batch_sizes.tolist(), start=1)}
     assert {k: v for k, v in shapes.items() if k in expected} == expected
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm_proj"])
+def test_second_derivatives_through_a_packed_bidirectional_layer_match_torch(kind):
+    ours, theirs = make_pair(kind, bidirectional=True)
+    rng = np.random.default_rng(8)
+    x_o, x_t = padded_pair(rng, LENGTHS_UNSORTED)
+    packed_o = ornn.pack_padded_sequence(x_o, LENGTHS_UNSORTED, enforce_sorted=False)
+    packed_t = trnn.pack_padded_sequence(x_t, LENGTHS_UNSORTED, enforce_sorted=False)
+    out_o, final_o = ours(packed_o)
+    out_t, final_t = theirs(packed_t)
+    h_o, h_t = (final_o[0], final_t[0]) if kind.startswith("lstm") else (final_o, final_t)
+    g_out, g_h = rng.standard_normal(out_t.data.shape), rng.standard_normal(h_t.shape)
+    loss_o = (out_o.data * tg.Tensor(g_out)).sum() + (h_o * tg.Tensor(g_h)).sum()
+    loss_t = (out_t.data * torch.tensor(g_out)).sum() + (h_t * torch.tensor(g_h)).sum()
+    weight_o, weight_t = ours.weight_hh_l0_reverse, theirs.weight_hh_l0_reverse
+    (gx_o, gw_o) = tg.autograd.grad(loss_o, [x_o, weight_o], create_graph=True)
+    (gx_t, gw_t) = torch.autograd.grad(loss_t, [x_t, weight_t], create_graph=True)
+    v_x, v_w = rng.standard_normal(x_t.shape), rng.standard_normal(weight_t.shape)
+    second_o = tg.autograd.grad(
+        (gx_o * tg.Tensor(v_x)).sum() + (gw_o * tg.Tensor(v_w)).sum(), [x_o, weight_o]
+    )
+    second_t = torch.autograd.grad(
+        (gx_t * torch.tensor(v_x)).sum() + (gw_t * torch.tensor(v_w)).sum(), [x_t, weight_t]
+    )
+    close(second_o[0], second_t[0], "second derivative wrt the input")
+    close(second_o[1], second_t[1], "second derivative wrt weight_hh_l0_reverse")

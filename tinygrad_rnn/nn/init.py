@@ -61,7 +61,14 @@ def _write(tensor: Tensor, values: Any) -> Tensor:
 
 
 def _rng(generator: np.random.Generator | None) -> np.random.Generator:
-    return _library_generator() if generator is None else generator
+    if generator is None:
+        return _library_generator()
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(
+            f"generator must be a np.random.Generator (np.random.default_rng(seed)), "
+            f"got {type(generator).__name__}"
+        )
+    return generator
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
