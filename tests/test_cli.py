@@ -55,7 +55,7 @@ def test_graph_svg_shows_the_steps_weights_and_gradients(tmp_path: Path, capsys)
         (["--cell", "lstm", "--steps", "3"], 3, {"l0"}),
         (["--cell", "gru", "--steps", "2", "--layers", "2", "--hidden", "3"], 4, {"l0", "l1"}),
         (["--cell", "rnn", "--steps", "3", "--bidirectional"], 6, {"l0", "l0_reverse"}),
-        (["--cell", "lstm", "--steps", "4", "--collapse", "--grad", "--seed", "3"], 4, {"l0"}),
+        (["--cell", "lstm", "--steps", "4", "--collapse", "--grad", "--seed", "3", "--full"], 4, {"l0"}),
     ],
 )
 def test_graph_options(
@@ -67,7 +67,7 @@ def test_graph_options(
     assert len([t for t in texts if t.startswith("t=")]) == step_labels
     assert {t for t in texts if t in {"l0", "l1", "l0_reverse"}} == layers
     if "--collapse" in arguments:
-        assert texts.count("16 ops") == 4
+        assert texts.count("11 ops") == 4
     if "--layers" in arguments:
         assert any(t.startswith("weight_hh_l1") for t in texts)
 

@@ -109,6 +109,7 @@ def lstm_step(
     hidden, cell = state
     gates = gates_x + Linear.apply(hidden, weight_hh, bias_hh)
     in_gate, forget_gate, candidate, out_gate = gates.chunk(4, -1)
+    in_gate.name, forget_gate.name, candidate.name, out_gate.name = "i", "f", "g", "o"  # for pictures
     cell = forget_gate.sigmoid() * cell + in_gate.sigmoid() * candidate.tanh()
     return out_gate.sigmoid() * cell.tanh(), cell
 
@@ -123,6 +124,9 @@ def gru_step(gates_x: Tensor, hidden: Tensor, weight_hh: Tensor, bias_hh: Tensor
     where x_* are the slices of ``gates_x`` and h_* those of ``h @ weight_hh.T + bias_hh``."""
     x_reset, x_update, x_new = gates_x.chunk(3, -1)
     h_reset, h_update, h_new = Linear.apply(hidden, weight_hh, bias_hh).chunk(3, -1)
+    # named for pictures: gate letter, then where the slice comes from (input x or state h)
+    x_reset.name, x_update.name, x_new.name = "r_x", "z_x", "n_x"
+    h_reset.name, h_update.name, h_new.name = "r_h", "z_h", "n_h"
     reset = (x_reset + h_reset).sigmoid()
     update = (x_update + h_update).sigmoid()
     new = (x_new + reset * h_new).tanh()
@@ -504,10 +508,13 @@ class _RNNBase(Module):
         (T, B, H) or (T, H) and the final state."""
         steps = x.shape[0]
         gates_x = Linear.apply(x, weight_ih, bias_ih)  # (T, B, gates*H): every step in one matmul
+        gates_x.name = "x W_ih^T + b_ih"  # names for pictures, in the docs' notation
         outputs: list[Tensor] = [None] * steps  # type: ignore[list-item]
         for t in reversed(range(steps)) if reverse else range(steps):
             with scope(f"t={t + 1}"):
-                state = self._step(gates_x[t], state, weight_hh, bias_hh)
+                step_input = gates_x[t]
+                step_input.name = f"x_{t + 1} W_ih^T + b_ih"
+                state = self._step(step_input, state, weight_hh, bias_hh)
             _label(state, t + 1)
             outputs[t] = self._output_of(state)
         return stack(outputs, 0), state
@@ -518,8 +525,11 @@ class _RNNBase(Module):
     def _expected_hidden(self, batch: tuple[int, ...]) -> tuple[int, ...]:
         return (self.num_layers * self.num_directions, *batch, self.hidden_size)
 
-    def _zeros(self, input: Tensor, batch: tuple[int, ...]) -> Tensor:
-        return Tensor._make(np.zeros(batch + (self.hidden_size,), input.dtype), False, None)
+    def _zeros(self, input: Tensor, batch: tuple[int, ...], name: str = "h_0") -> Tensor:
+        """A defaulted initial state; its own tensor per use, so a picture draws h_0 and c_0 apart."""
+        zeros = Tensor._make(np.zeros(batch + (self.hidden_size,), input.dtype), False, None)
+        zeros.name = name
+        return zeros
 
 
 class _SingleStateBase(_RNNBase):
@@ -530,7 +540,7 @@ class _SingleStateBase(_RNNBase):
     ) -> list[State]:
         count = self.num_layers * self.num_directions
         if hx is None:
-            return [self._zeros(input, batch)] * count
+            return [self._zeros(input, batch) for _ in range(count)]
         if isinstance(hx, tuple):
             raise TypeError(
                 f"{type(self).__name__}: hx must be a Tensor, got a tuple (that is an LSTM's (h, c))"
@@ -626,8 +636,7 @@ class LSTM(_RNNBase):
     ) -> list[State]:
         count = self.num_layers * self.num_directions
         if hx is None:
-            zeros = self._zeros(input, batch)
-            return [(zeros, zeros)] * count
+            return [(self._zeros(input, batch), self._zeros(input, batch, "c_0")) for _ in range(count)]
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise TypeError("LSTM: hx must be a tuple (h_0, c_0) of two tensors")
         expected = self._expected_hidden(batch)
