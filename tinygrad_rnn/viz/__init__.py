@@ -5,6 +5,7 @@ unrolled RNN), parameters drawn once, truncations marked, gradients optionally c
     output, h_n = rnn(x)
     viz.draw(h_n, model=rnn)                                 # a Picture (a graphviz.Digraph)
     viz.render(loss, path="bptt.png", show_grad=True)        # a file
+    viz.html(loss, path="bptt.html", model=rnn)              # a page that plays the backward pass
 
 In Jupyter the Picture returned by ``draw`` shows itself inline. Long unrolls are folded by
 default (first steps, a node for the hidden middle, last steps); ``fold=False`` draws all.
@@ -22,15 +23,20 @@ from ..tensor import Tensor
 from .backends import GraphvizNotFoundError, available_backend, render_source
 from .dot import Picture, to_digraph
 from .graph import GraphModel, build_graph
+from .html import html
+from .trace import BackwardTrace, trace_backward
 
 __all__ = [
+    "BackwardTrace",
     "GraphModel",
     "GraphvizNotFoundError",
     "Picture",
     "available_backend",
     "build_graph",
     "draw",
+    "html",
     "render",
+    "trace_backward",
 ]
 
 

@@ -132,6 +132,7 @@ class Picture(graphviz.Digraph):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("format", "png")
         super().__init__(*args, **kwargs)
+        self.cluster_paths: dict[str, tuple[str, ...]] = {}  # DOT cluster name -> scope path
 
     def pipe(  # type: ignore[override]
         self, format: str | None = None, encoding: str | None = None, **_: Any
@@ -332,11 +333,17 @@ MAX_INCHES = 41.6  # the longest side of a capped picture: 3,994 px at Graphviz'
 
 
 def to_digraph(
-    model: GraphModel, rankdir: str = "LR", title: str | None = None, capped: bool = True
+    model: GraphModel,
+    rankdir: str = "LR",
+    title: str | None = None,
+    capped: bool = True,
+    tooltips: bool = True,
 ) -> Picture:
     """The picture of ``model`` as a :class:`Picture` (``rankdir``: "LR" or "TB").
     ``capped``: scale the picture down (never up) to at most ``MAX_INCHES`` on its long side,
-    a safety net behind folding for the few layouts folding alone leaves wider than 4,000 px."""
+    a safety net behind folding for the few layouts folding alone leaves wider than 4,000 px.
+    ``tooltips``: hover texts in an SVG (``viz.html`` draws its own). The Picture's
+    ``cluster_paths`` maps each DOT cluster name to the scope path it draws."""
     if rankdir not in ("LR", "RL", "TB", "BT"):
         raise ValueError(f"draw: rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
     graph_attr = dict(_GRAPH, rankdir=rankdir)
@@ -359,11 +366,16 @@ def to_digraph(
 
     def fill(target: graphviz.Digraph, path: tuple[str, ...]) -> None:
         for node in nodes_in.get(path, []):
-            target.node(node.id, _label(node, model.show_grad), **_node_attributes(node, scale))
+            attributes = _node_attributes(node, scale)
+            if not tooltips:
+                del attributes["tooltip"]
+            target.node(node.id, _label(node, model.show_grad), **attributes)
         for point_id, attributes in layout.points.get(path, []):
             target.node(point_id, "", **{"shape": "point", "width": "0.04", **attributes})
         for cluster in model.child_clusters(path):
-            with target.subgraph(name=f"cluster_{next(counter)}") as sub:
+            name = f"cluster_{next(counter)}"
+            digraph.cluster_paths[name] = cluster.path
+            with target.subgraph(name=name) as sub:
                 sub.attr(label=dot_text(cluster.label), **_cluster_style(cluster))
                 fill(sub, cluster.path)
 
