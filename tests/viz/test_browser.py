@@ -33,7 +33,9 @@ def _browser() -> tuple[str, str] | None:
 
 @pytest.fixture(scope="module")
 def driver() -> Iterator[object]:
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium is not installed (pip install selenium)"
+    )
     found = _browser()
     if found is None:
         pytest.skip("no chromium and chromedriver on PATH (apt-get install chromium chromium-driver)")
@@ -76,7 +78,9 @@ def test_the_page_loads_plays_every_phase_and_shows_tooltips(driver, tmp_path: P
     assert _console_errors(driver) == []
     svg = driver.find_element(By.CSS_SELECTOR, "#canvas svg")
     assert svg.is_displayed() and svg.size["width"] > 100 and svg.size["height"] > 50
-    labels = driver.execute_script("return Array.from(document.querySelectorAll('#canvas text')).map(t => t.textContent)")
+    labels = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#canvas text')).map(t => t.textContent)"
+    )
     assert "t=1" in labels and "t=12" in labels and any(t.startswith("… 10 steps") for t in labels)
     _shot(driver, "01_loaded.png")
 
@@ -138,7 +142,9 @@ def test_hostile_names_run_nothing_in_the_page(driver, tmp_path: Path) -> None:
     assert driver.execute_script("return document.scripts.length") == 2, "the data block and the page's own"
     active = "#canvas a[href], #canvas [onerror], #canvas [onload], img, #canvas script"
     assert driver.execute_script(f"return document.querySelectorAll('{active}').length") == 0
-    labels = driver.execute_script("return Array.from(document.querySelectorAll('#canvas text')).map(t => t.textContent)")
+    labels = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#canvas text')).map(t => t.textContent)"
+    )
     assert link in labels[0] or any(label.startswith(link) for label in labels), labels
     assert '<svg onload="window.pwned=3">' in labels, "the scope's name is drawn as typed"
     assert driver.find_element(By.ID, "title").text == hostile

@@ -4,8 +4,6 @@ renderers make of it."""
 from __future__ import annotations
 
 import re
-import shutil
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from tinygrad_rnn import nn, viz
 from tinygrad_rnn.viz.backends import BACKEND_ENV_VAR
 from tinygrad_rnn.viz.dot import GRADIENT_COLOURS, format_norm, gradient_colour
 
-from .test_backends import PNG_SIGNATURE, SVG_NAMESPACE, hide_system_dot, png_size
+from .test_backends import PNG_SIGNATURE, SVG_NAMESPACE, png_size
 
 WEIGHTS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 _ATTRIBUTE = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|<<.*>>|[^\s\]]+)')
@@ -287,19 +285,6 @@ def test_names_with_quotes_and_backslashes_survive(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- files, both renderers
 
 
-@pytest.fixture(params=["dot", "graphviz-pure"])
-def renderer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """Each test runs on the system dot and on the pip-only fallback with dot hidden."""
-    if request.param == "dot":
-        if shutil.which("dot") is None:
-            pytest.skip("system Graphviz `dot` is not on PATH (apt-get install graphviz)")
-        monkeypatch.setenv(BACKEND_ENV_VAR, "dot")
-    else:
-        hide_system_dot(monkeypatch, tmp_path)
-    assert viz.available_backend() == request.param
-    return request.param
-
-
 def svg_texts(path: Path) -> set[str]:
     root = ET.parse(path).getroot()
     assert root.tag == f"{SVG_NAMESPACE}svg"
@@ -343,15 +328,3 @@ def test_dot_suffix_writes_the_source(tmp_path: Path) -> None:
     _, loss = rnn_loss(steps=2)
     path = viz.render(loss, path=tmp_path / "graph.dot", collapse=True)
     assert path.read_text() == viz.draw(loss, collapse=True).source
-
-
-def test_render_time_of_a_30_step_lstm(renderer: str, tmp_path: Path, record_property) -> None:
-    """Measured, not a benchmark: the bound only catches a layout that went quadratic again."""
-    _, loss = rnn_loss(steps=30, cell=nn.LSTM)
-    start = time.perf_counter()
-    path = viz.render(loss, path=tmp_path / "lstm30.svg", show_grad=True)
-    seconds = time.perf_counter() - start
-    record_property(f"render_seconds_lstm30_{renderer}", round(seconds, 3))
-    print(f"30-step LSTM, show_grad, {renderer}: {seconds:.2f} s")
-    assert "t=30" in svg_texts(path)
-    assert seconds < 60, f"rendering a 30-step LSTM took {seconds:.1f} s"

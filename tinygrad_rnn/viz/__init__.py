@@ -6,6 +6,7 @@ unrolled RNN), parameters drawn once, truncations marked, gradients optionally c
     viz.draw(h_n, model=rnn)                                 # a Picture (a graphviz.Digraph)
     viz.render(loss, path="bptt.png", show_grad=True)        # a file
     viz.html(loss, path="bptt.html", model=rnn)              # a page that plays the backward pass
+    viz.animate(loss, path="bptt.gif", model=rnn)            # the same, as a GIF for slides
 
 In Jupyter the Picture returned by ``draw`` shows itself inline. Long unrolls are folded by
 default (first steps, a node for the hidden middle, last steps); ``fold=False`` draws all.
@@ -20,6 +21,7 @@ from typing import Any
 
 from ..nn.module import Module
 from ..tensor import Tensor
+from .animate import animate
 from .backends import GraphvizNotFoundError, available_backend, render_source
 from .dot import Picture, to_digraph
 from .graph import GraphModel, build_graph
@@ -31,6 +33,7 @@ __all__ = [
     "GraphModel",
     "GraphvizNotFoundError",
     "Picture",
+    "animate",
     "available_backend",
     "build_graph",
     "draw",

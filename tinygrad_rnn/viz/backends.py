@@ -70,8 +70,10 @@ DEFAULT_TIMEOUT = 120.0  # seconds; a folded 100-step LSTM takes about one
 FORMATS = ("png", "svg", "pdf", "dot")
 # Chinese, Japanese and Korean scripts (with their punctuation, kana, Hangul and full-width forms):
 # graphviz-pure has no glyphs for them in PNG.
-_CJK = re.compile("[\u2e80-\u2fdf\u3000-\u30ff\u3100-\u31ff\u3200-\u9fff\ua960-\ua97f"
-                  "\uac00-\ud7ff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003ffff]")
+_CJK = re.compile(
+    "[\u2e80-\u2fdf\u3000-\u30ff\u3100-\u31ff\u3200-\u9fff\ua960-\ua97f"
+    "\uac00-\ud7ff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003ffff]"
+)
 ENGINES = ("dot", "neato", "fdp", "sfdp", "circo", "twopi", "osage", "patchwork")
 
 _FORMATS_BY_BACKEND = {SYSTEM_DOT: ("png", "svg", "pdf"), GRAPHVIZ_PURE: ("png", "svg")}

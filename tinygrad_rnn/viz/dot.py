@@ -40,6 +40,7 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,14 +135,12 @@ class Picture(graphviz.Digraph):
         super().__init__(*args, **kwargs)
         self.cluster_paths: dict[str, tuple[str, ...]] = {}  # DOT cluster name -> scope path
 
-    def pipe(  # type: ignore[override]
-        self, format: str | None = None, encoding: str | None = None, **_: Any
-    ) -> bytes | str:
+    def pipe(self, format: str | None = None, encoding: str | None = None, **_: Any) -> bytes | str:
         """The picture as bytes (``encoding`` given: as text), like ``graphviz.Digraph.pipe``."""
         data = _render_bytes(self.source, format or self.format)
         return data.decode(encoding) if encoding is not None else data
 
-    def render(  # type: ignore[override]
+    def render(
         self,
         filename: str | os.PathLike[str] | None = None,
         directory: str | os.PathLike[str] | None = None,
@@ -338,11 +337,14 @@ def to_digraph(
     title: str | None = None,
     capped: bool = True,
     tooltips: bool = True,
+    styles: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Picture:
     """The picture of ``model`` as a :class:`Picture` (``rankdir``: "LR" or "TB").
     ``capped``: scale the picture down (never up) to at most ``MAX_INCHES`` on its long side,
     a safety net behind folding for the few layouts folding alone leaves wider than 4,000 px.
-    ``tooltips``: hover texts in an SVG (``viz.html`` draws its own). The Picture's
+    ``tooltips``: hover texts in an SVG (``viz.html`` draws its own). ``styles``: extra
+    Graphviz attributes per node id, over the look above (``viz.animate`` fades and outlines
+    nodes with them). The Picture's
     ``cluster_paths`` maps each DOT cluster name to the scope path it draws."""
     if rankdir not in ("LR", "RL", "TB", "BT"):
         raise ValueError(f"draw: rankdir must be 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
@@ -369,6 +371,8 @@ def to_digraph(
             attributes = _node_attributes(node, scale)
             if not tooltips:
                 del attributes["tooltip"]
+            if styles is not None and node.id in styles:
+                attributes.update(styles[node.id])
             target.node(node.id, _label(node, model.show_grad), **attributes)
         for point_id, attributes in layout.points.get(path, []):
             target.node(point_id, "", **{"shape": "point", "width": "0.04", **attributes})

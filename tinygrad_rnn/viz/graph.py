@@ -275,7 +275,7 @@ def build_graph(
         sources = [node_of[id(s)] for s in op.inputs if isinstance(s, (Op, Tensor))]
         leaves_scope = any(s != op.scope for s in users.get(id(op), []))
         is_root = id(op) in root_labels
-        common = {
+        common: dict[str, Any] = {
             "path": op.scope,
             "shape": op.out_shape,
             "grad_norm": _norm(grads.get(id(op))),
@@ -314,7 +314,7 @@ def build_graph(
     if collapse:
         graph = _collapse(graph)
     if keep is not False:
-        graph = _fold(graph, keep)  # type: ignore[arg-type]
+        graph = _fold(graph, keep)
     for node in graph.nodes.values():
         for depth in range(1, len(node.scope) + 1):
             path = node.scope[:depth]
@@ -421,8 +421,7 @@ def _fold_keep(fold: bool | int) -> int | None | bool:
         return False
     if not isinstance(fold, int) or fold < 1:
         raise ValueError(
-            f"draw: fold must be True, False or the number of steps to keep at each end (>= 1), "
-            f"got {fold!r}"
+            f"draw: fold must be True, False or the number of steps to keep at each end (>= 1), got {fold!r}"
         )
     return fold
 
@@ -461,22 +460,22 @@ def _fold(model: GraphModel, keep: int | None) -> GraphModel:
         else:
             representative[node.id] = node.id
             folded.nodes[node.id] = node
-    for parent, (steps, fold_id) in hidden.items():
+    for parent, (hidden_steps, fold_id) in hidden.items():
         group = members[fold_id]
         ops = sum(n.kind == OP for n in group) + sum(n.op_count for n in group if n.kind == SCOPE)
         folded.nodes[fold_id] = Node(
             fold_id,
             FOLD,
-            f"… {len(steps)} steps …",
+            f"… {len(hidden_steps)} steps …",
             parent,
             path=parent,
-            detail=f"t={steps[0]} … t={steps[-1]} folded: {ops} ops",
+            detail=f"t={hidden_steps[0]} … t={hidden_steps[-1]} folded: {ops} ops",
             op_count=ops,
-            steps=(steps[0], steps[-1]),
+            steps=(hidden_steps[0], hidden_steps[-1]),
             is_root=any(n.is_root for n in group),
             requires_grad=True,
         )
-        folded.folded += len(steps)
+        folded.folded += len(hidden_steps)
 
     leaving: dict[str, list[float]] = {}  # fold id -> norms of the tensors flowing out of it
     at_step: dict[tuple[str, int], float] = {}  # (fold id, k) -> squared norm of what leaves step k

@@ -41,7 +41,7 @@ from ..tensor import Tensor
 from .backends import render_source
 from .dot import format_norm, to_digraph
 from .graph import FOLD, PARAMETER, build_graph, flatten_roots, step_of
-from .trace import BackwardTrace, trace_backward
+from .trace import BackwardTrace, node_phases, trace_backward
 
 __all__ = ["html", "page_data"]
 
@@ -64,6 +64,7 @@ def page_data(
         svg = render_source(picture.source, Path(folder) / "graph.svg", backend=backend, timeout=timeout)
         svg_text = svg.read_text(encoding="utf-8")
 
+    phases = node_phases(shown, trace)
     nodes = {}
     for node in shown.nodes.values():
         found = step_of(node.path)
@@ -81,6 +82,7 @@ def page_data(
             "steps": list(node.steps) if node.steps is not None else None,
             "detail": node.detail,
             "name": node.name,
+            "phase": phases[node.id],
         }
     parameters = {n.name: n.id for n in shown.nodes.values() if n.kind == PARAMETER and n.name}
     return {
@@ -90,7 +92,12 @@ def page_data(
         "nodes": nodes,
         "clusters": {name: list(path) for name, path in picture.cluster_paths.items()},
         "phases": [
-            {"label": p.label, "run": list(p.run) if p.run is not None else None, "step": p.step, "ops": p.ops}
+            {
+                "label": p.label,
+                "run": list(p.run) if p.run is not None else None,
+                "step": p.step,
+                "ops": p.ops,
+            }
             for p in trace.phases
         ],
         "stateGrad": [

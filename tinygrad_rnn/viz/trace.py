@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 
 from .. import engine
-from ..engine import Op, topological_order
+from ..engine import topological_order
 from ..nn.module import Module
 from ..tensor import Tensor
-from .graph import TENSOR, build_graph, flatten_roots, step_of
+from .graph import FOLD, GHOST, INPUT, PARAMETER, TENSOR, GraphModel, build_graph, flatten_roots, step_of
 
-__all__ = ["BackwardTrace", "Phase", "trace_backward"]
+__all__ = ["BackwardTrace", "Phase", "node_phases", "trace_backward"]
 
 
 @dataclass
@@ -62,7 +62,7 @@ class BackwardTrace:
 
     def step_contributions(self, name: str) -> dict[tuple[tuple[str, ...], int], np.ndarray]:
         """``{(run, k): array}``: what step k of ``run`` adds to parameter ``name``'s gradient."""
-        found = {}
+        found: dict[tuple[tuple[str, ...], int], np.ndarray] = {}
         for index, array in self.contributions.get(name, {}).items():
             phase = self.phases[index]
             if phase.run is not None and phase.step is not None:
@@ -118,9 +118,7 @@ def trace_backward(
     unnamed: dict[int, str] = {}
     for op in ops:
         grad_output = grads.get(id(op))
-        leaf_inputs = [
-            (i, t) for i, t in enumerate(op.inputs) if isinstance(t, Tensor) and t.requires_grad
-        ]
+        leaf_inputs = [(i, t) for i, t in enumerate(op.inputs) if isinstance(t, Tensor) and t.requires_grad]
         if grad_output is None or not leaf_inputs:
             continue
         input_grads = type(op).backward(op, grad_output)
@@ -157,3 +155,35 @@ def trace_backward(
     for (run, k), norm in sorted(named_h.items()):
         trace.state_grad.setdefault(run, {})[k] = norm
     return trace
+
+
+def node_phases(model: GraphModel, trace: BackwardTrace) -> dict[str, int]:
+    """For each node of ``model`` (a picture of the traced graph, folded or not), the index of
+    the phase in which the walk's gradient reaches it: a step's nodes in that step's phase, a
+    fold in the phase of the first step it hides that the walk enters, other ops and tensors
+    in the phase of their scope, leaves (parameters, inputs) after the last phase."""
+    step_phase: dict[tuple[tuple[str, ...], int], int] = {}
+    scope_phase: dict[tuple[str, ...], int] = {}
+    for index, phase in enumerate(trace.phases):
+        if phase.run is not None and phase.step is not None:
+            step_phase[phase.run, phase.step] = index
+    for index, phase in enumerate(trace.phases):
+        if phase.run is None:
+            where = phase.label.split(": ", 1)[1]
+            scope_phase.setdefault(() if where == "the loss" else tuple(where.split("/")), index)
+    found = {}
+    end = len(trace.phases)
+    for node in model.nodes.values():
+        if node.kind in (PARAMETER, INPUT, GHOST):
+            found[node.id] = end
+            continue
+        step = step_of(node.path)
+        if step is not None and step in step_phase:
+            found[node.id] = step_phase[step]
+        elif node.kind == FOLD and node.steps is not None:
+            first, last = node.steps
+            hidden = [i for (run, k), i in step_phase.items() if run == node.path and first <= k <= last]
+            found[node.id] = min(hidden) if hidden else end
+        else:
+            found[node.id] = scope_phase.get(node.path, 0)
+    return found
