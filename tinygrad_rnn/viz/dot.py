@@ -28,7 +28,8 @@ fill (WCAG relative luminance).
 Safety: every string that reaches DOT (names, scope names, op names, titles) goes through
 ``dot_text``: no ``<...>`` is ever taken as an HTML label, backslashes are literal (``\\N``,
 ``\\l`` and a trailing ``\\`` are drawn as typed) and control characters become spaces. The
-legend, the one HTML label, escapes its text with ``html.escape``. Node ids are made by the
+legend, the one HTML label, escapes its text with ``html_text`` (HTML escapes, and backslashes
+doubled: Graphviz expands ``\\N`` in HTML labels too). Node ids are made by the
 graph model from counters, never from names; the drawing aids number scope paths instead of
 joining their names, so ``("a_b", "t=1")`` and ``("a", "b", "t=1")`` cannot meet.
 """
@@ -55,6 +56,7 @@ __all__ = [
     "Picture",
     "dot_text",
     "format_norm",
+    "html_text",
     "gradient_colour",
     "label_colour",
     "to_digraph",
@@ -191,9 +193,17 @@ _CONTROL = re.compile("[\x00-\x1f\x7f]")
 def dot_text(text: str) -> graphviz.quoting.NoHtml:
     """``text`` as a DOT string that is drawn exactly as written: never an HTML label (the
     graphviz package would pass ``<...>`` through as one), backslashes doubled so that no
-    ``\\N``/``\\l`` escape or trailing backslash acts, control characters as spaces. The
+    ``\\N``/``\\l`` escape or trailing backslash acts, ``&`` as ``&amp;`` (Graphviz reads
+    ``&lt;`` in any label as ``<``), control characters as spaces. The
     graphviz package adds the quotes and escapes the double quotes."""
-    return graphviz.nohtml(_CONTROL.sub(" ", str(text)).replace("\\", "\\\\"))
+    text = _CONTROL.sub(" ", str(text)).replace("\\", "\\\\")
+    return graphviz.nohtml(text.replace("&", "&amp;"))  # Graphviz decodes entities in any label
+
+
+def html_text(text: str) -> str:
+    """``text`` for the inside of an HTML-like label: escaped for HTML, and with backslashes
+    doubled, since Graphviz expands ``\\N``, ``\\G`` ... even there."""
+    return html.escape(_CONTROL.sub(" ", str(text))).replace("\\", "\\\\")
 
 
 def _relative_luminance(colour: str) -> float:
@@ -320,7 +330,7 @@ def _legend(scale: tuple[float, float], root: str) -> str:
         colour = gradient_colour(norm, low, high)[0]
         text = f'<FONT COLOR="{label_colour(colour)}">{format_norm(norm)}</FONT>'
         row.append(f'<TD BGCOLOR="{colour}">{text}</TD>')
-    title = html.escape(f"gradient norm ‖∂{root}/∂tensor‖ (log scale)")
+    title = html_text(f"gradient norm ‖∂{root}/∂tensor‖ (log scale)")
     return (
         '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">'
         f'<TR><TD COLSPAN="{cells}" BORDER="0">{title}</TD></TR>'
