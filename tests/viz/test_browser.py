@@ -85,7 +85,9 @@ def test_the_page_loads_plays_every_phase_and_shows_tooltips(driver, tmp_path: P
     _shot(driver, "01_loaded.png")
 
     phases = driver.execute_script("return window.bptt.phases()")
-    assert phases == 2 * 12 + 4  # two layers of 12 steps; loss, h_n stack, two input projections
+    # two layers of 12 steps; the loss, stacking h_n, layer 1's input projection, layer 0's
+    # output stack (read by that projection) and layer 0's input projection
+    assert phases == 2 * 12 + 5
     seen = []
     next_button = driver.find_element(By.ID, "next")
     for _ in range(phases):

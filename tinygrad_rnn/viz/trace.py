@@ -26,7 +26,7 @@ from .. import engine
 from ..engine import topological_order
 from ..nn.module import Module
 from ..tensor import Tensor
-from .graph import FOLD, GHOST, INPUT, PARAMETER, TENSOR, GraphModel, build_graph, flatten_roots, step_of
+from .graph import FOLD, GHOST, INPUT, OP, PARAMETER, TENSOR, GraphModel, build_graph, flatten_roots, step_of
 
 __all__ = ["BackwardTrace", "Phase", "node_phases", "trace_backward"]
 
@@ -52,13 +52,16 @@ class BackwardTrace:
     ``contributions``: ``{parameter name: {phase index: array}}``, each op's gradient for that
     parameter summed per phase, parameter-shaped (dense).
     ``gradients``: ``{parameter name: array}``, their sum (the parameter's full gradient).
-    ``root_name``: what the loss is called (``loss`` for an unnamed scalar)."""
+    ``root_name``: what the loss is called (``loss`` for an unnamed scalar).
+    ``op_phases``: the phase of each op, indexed like the ``op{i}`` nodes of ``build_graph``
+    (None where no gradient reaches the op)."""
 
     phases: list[Phase] = field(default_factory=list)
     state_grad: dict[tuple[str, ...], dict[int, float]] = field(default_factory=dict)
     contributions: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
     gradients: dict[str, np.ndarray] = field(default_factory=dict)
     root_name: str = "loss"
+    op_phases: list[int | None] = field(default_factory=list)  # per op, in build_graph's order
 
     def step_contributions(self, name: str) -> dict[tuple[tuple[str, ...], int], np.ndarray]:
         """``{(run, k): array}``: what step k of ``run`` adds to parameter ``name``'s gradient."""
@@ -99,13 +102,20 @@ def trace_backward(
     # is reached late, after every step: it joins its step's phase)
     phase_of: dict[int, int] = {}
     index_of: dict[tuple[Any, ...], int] = {}
+    outside_count = 0
     for op in reversed(ops):
         if id(op) not in grads:
             continue
         found = step_of(op.scope)
-        key: tuple[Any, ...] = (found[0], found[1]) if found is not None else ("outside", op.scope)
+        # outside the steps, a scope's ops before and after the walk goes through steps are
+        # two phases (a layer's output stack first, its input projection last)
+        steps_seen = len(index_of) - outside_count
+        key: tuple[Any, ...] = (
+            (found[0], found[1]) if found is not None else ("outside", op.scope, steps_seen)
+        )
         if key not in index_of:
             index_of[key] = len(trace.phases)
+            outside_count += found is None
             if found is None:
                 where = "/".join(op.scope) or "the loss"
                 trace.phases.append(Phase(f"outside the steps: {where}", None, None))
@@ -113,6 +123,8 @@ def trace_backward(
                 trace.phases.append(Phase("/".join((*found[0], f"t={found[1]}")), found[0], found[1]))
         trace.phases[index_of[key]].ops += 1
         phase_of[id(op)] = index_of[key]
+
+    trace.op_phases = [phase_of.get(id(op)) for op in ops]
 
     # each op's own backward, again, for the parameters it reads
     unnamed: dict[int, str] = {}
@@ -177,6 +189,12 @@ def node_phases(model: GraphModel, trace: BackwardTrace) -> dict[str, int]:
         if node.kind in (PARAMETER, INPUT, GHOST):
             found[node.id] = end
             continue
+        if node.kind in (OP, TENSOR) and node.id[:2] in ("op", "ou"):  # "op{i}" or "out{i}"
+            index = int(node.id[2:] if node.id.startswith("op") else node.id[3:])
+            at = trace.op_phases[index] if index < len(trace.op_phases) else None
+            if at is not None:
+                found[node.id] = at
+                continue
         step = step_of(node.path)
         if step is not None and step in step_phase:
             found[node.id] = step_phase[step]
