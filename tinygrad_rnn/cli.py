@@ -24,7 +24,15 @@ from .creation import manual_seed, randn
 from .tensor import Tensor
 from .viz.backends import BACKENDS, FORMATS
 
-__all__ = ["add_graph_command", "build_parser", "main", "unrolled_loss"]
+__all__ = [
+    "GALLERY",
+    "add_gallery_command",
+    "add_graph_command",
+    "build_parser",
+    "main",
+    "parameter_count",
+    "unrolled_loss",
+]
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -238,6 +246,57 @@ def add_graph_command(subcommands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run_graph)
 
 
+# The pictures of the docs and the README: (file stem, cell, steps, layers), each drawn plain and
+# with gradients; the first also as a page and a GIF.
+GALLERY = (
+    ("rnn_5steps", "rnn", 5, 1),
+    ("gru_30steps", "gru", 30, 1),
+    ("lstm_100steps_2layers", "lstm", 100, 2),
+)
+
+
+def _run_gallery(args: argparse.Namespace) -> int:
+    folder = Path(args.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    backend = None if args.backend == "auto" else args.backend
+    for stem, cell, steps, layers in GALLERY:
+        model, loss = unrolled_loss(cell, steps, layers)
+        shape = f"{layers} layers, " if layers > 1 else ""
+        title = f"{cell.upper()} unrolled over {steps} steps ({shape}hidden size 8); loss = mean(h_n ** 2)"
+        for suffix, show_grad in (("", False), ("_grad", True)):
+            print(
+                viz.render(
+                    loss,
+                    path=folder / f"{stem}{suffix}.png",
+                    model=model,
+                    show_grad=show_grad,
+                    title=title,
+                    backend=backend,
+                )
+            )
+    model, loss = unrolled_loss("lstm", 6)
+    print(viz.html(loss, path=folder / "bptt_lstm_6steps.html", model=model, backend=backend))
+    model, loss = unrolled_loss("rnn", 5)
+    print(viz.animate(loss, path=folder / "bptt_rnn_5steps.gif", model=model, backend=backend))
+    return 0
+
+
+def add_gallery_command(subcommands: argparse._SubParsersAction) -> None:
+    """The ``gallery`` subcommand: regenerate the pictures of the docs in one go."""
+    parser = subcommands.add_parser(
+        "gallery",
+        help="write the docs' pictures: 5-step RNN, 30-step GRU, 100-step 2-layer LSTM, a page, a GIF",
+        description="Write the pictures docs/ and the README show (tinygrad-rnn gallery docs/images): "
+        "a 5-step RNN, a 30-step GRU and a 100-step two-layer LSTM, each plain and with gradients, the "
+        "interactive page of a 6-step LSTM and the GIF of a 5-step RNN's backward pass.",
+    )
+    parser.add_argument("folder", metavar="FOLDER", help="where to write them (created if missing)")
+    parser.add_argument(
+        "--backend", choices=("auto", *BACKENDS), default="auto", help="renderer (default: %(default)s)"
+    )
+    parser.set_defaults(handler=_run_gallery)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``tinygrad-rnn`` parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -246,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subcommands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND", required=True)
     add_graph_command(subcommands)
+    add_gallery_command(subcommands)
     return parser
 
 

@@ -21,11 +21,11 @@ from typing import Any
 
 from ..nn.module import Module
 from ..tensor import Tensor
-from .animate import animate
 from .backends import GraphvizNotFoundError, available_backend, render_source
 from .dot import Picture, to_digraph
+from .gif import animate
 from .graph import GraphModel, build_graph
-from .html import html
+from .page import html
 from .trace import BackwardTrace, trace_backward
 
 __all__ = [

@@ -1,5 +1,5 @@
-"""``viz.animate``: the backward pass as an animated GIF, one frame per phase of the engine's
-walk (``viz.trace``), for slides.
+"""``viz.animate`` (this module is ``viz.gif``): the backward pass as an animated GIF, one
+frame per phase of the engine's walk (``viz.trace``), for slides.
 
 Each frame is the picture ``draw(show_grad=True)`` makes, with the nodes the gradient has not
 reached yet faded to grey and the nodes of the current phase outlined; the caption says which

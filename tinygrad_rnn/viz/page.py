@@ -1,5 +1,5 @@
-"""``viz.html``: one self-contained HTML page that plays the backward pass through an unrolled
-graph.
+"""``viz.html`` (this module is ``viz.page``): one self-contained HTML page that plays the
+backward pass through an unrolled graph.
 
 The page holds the picture (an SVG rendered by ``viz.backends``, the same picture ``draw``
 makes, folded the same way, coloured by gradient norm), the data of every node, and a few
