@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -166,7 +167,7 @@ def test_a_model_too_big_to_draw_is_a_clear_error_not_a_traceback(capsys) -> Non
     )
     assert "10,000,600,000 weights" in error and "use a smaller --hidden" in error and error.count("\n") == 1
     assert cli.parameter_count("lstm", 2, True, 8, 4) == sum(
-        p.size for p in nn.LSTM(4, 8, num_layers=2, bidirectional=True).parameters()
+        math.prod(p.shape) for p in nn.LSTM(4, 8, num_layers=2, bidirectional=True).parameters()
     )
 
 

@@ -87,7 +87,7 @@ def trace_backward(
         names.update((id(t), n) for n, t in model.named_parameters())
     names.update((id(t), n) for n, t in (params or {}).items())
     graph = build_graph(*tensors, model=model, params=params, show_grad=True, fold=False)
-    ops = topological_order([t._op for t in tensors if t._op is not None])
+    ops = topological_order([t.op for t in tensors if t.op is not None])
     differentiable = [t for t in tensors if t.requires_grad]
     grads = engine.run_backward(
         differentiable,
@@ -143,7 +143,8 @@ def trace_backward(
             if id(leaf) not in names:
                 unnamed.setdefault(id(leaf), leaf.name or f"parameter {len(unnamed) + 1}")
             name = names.get(id(leaf)) or unnamed[id(leaf)]
-            array = np.asarray(engine._dense(g), dtype=np.float64).reshape(leaf.shape)
+            dense = g.dense() if isinstance(g, engine.LazyGrad) else g
+            array = np.asarray(dense, dtype=np.float64).reshape(leaf.shape)
             per_phase = trace.contributions.setdefault(name, {})
             index = phase_of[id(op)]
             per_phase[index] = per_phase[index] + array if index in per_phase else array
