@@ -204,3 +204,14 @@ def test_the_drawing_does_not_change_the_numbers() -> None:
     loss.backward()
     assert all(np.array_equal(before[n], p.detach().numpy()) for n, p in model.named_parameters())
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_a_given_initial_state_is_named_h_0_and_c_0_per_layer_without_the_zero_mark() -> None:
+    tg.manual_seed(0)
+    lstm = nn.LSTM(3, 4, num_layers=2)
+    h0, c0 = tg.randn(2, 1, 4, requires_grad=True), tg.randn(2, 1, 4)
+    _, (h_n, _) = lstm(tg.randn(3, 1, 3), (h0, c0))
+    graph = build_graph(h_n.sum(), fold=False)
+    initial = sorted((n.label, n.kind) for n in graph.nodes.values() if n.label in ("h_0", "c_0"))
+    assert initial == [("c_0", INPUT), ("c_0", INPUT), ("h_0", TENSOR), ("h_0", TENSOR)]
+    assert not [n for n in graph.nodes.values() if n.zeros]

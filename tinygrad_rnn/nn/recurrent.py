@@ -73,6 +73,12 @@ State = Union[Tensor, tuple[Tensor, Tensor]]
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell", "gru_step", "lstm_step", "rnn_step"]
 
 
+def _named(tensor: Tensor, name: str) -> Tensor:
+    """``tensor`` with a name for pictures (a given initial state's slice: ``h_0``)."""
+    tensor.name = name
+    return tensor
+
+
 def _label(state: State, step: int) -> None:
     """Name a step's hidden state h_k (and cell state c_k), as a rendered graph shows them."""
     if isinstance(state, tuple):
@@ -546,7 +552,7 @@ class _SingleStateBase(_RNNBase):
                 f"{type(self).__name__}: hx must be a Tensor, got a tuple (that is an LSTM's (h, c))"
             )
         self._check_hidden(hx, self._expected_hidden(batch), batched, "hx")
-        return [hx[i] for i in range(count)]
+        return [_named(hx[i], "h_0") for i in range(count)]
 
 
 class RNN(_SingleStateBase):
@@ -643,7 +649,7 @@ class LSTM(_RNNBase):
         self._check_hidden(hx[0], expected, batched, "hx[0]")
         self._check_hidden(hx[1], expected, batched, "hx[1]")
         h0, c0 = hx
-        return [(h0[i], c0[i]) for i in range(count)]
+        return [(_named(h0[i], "h_0"), _named(c0[i], "c_0")) for i in range(count)]
 
     def _final_state(self, finals: list[State]) -> State:
         return stack([h for h, _ in finals], 0), stack([c for _, c in finals], 0)
