@@ -87,6 +87,7 @@ from .functions import (
     var,
     where,
 )
+from .jit import compile
 from .ops import cat, stack
 from .serialization import load, save
 from .tensor import Size, Tensor, device, result_type
@@ -130,6 +131,7 @@ __all__ = [
     "clamp",
     "clip",
     "clone",
+    "compile",
     "cos",
     "cumsum",
     "device",

@@ -15,7 +15,8 @@ from .activation import (
     Tanh,
 )
 from .attention import MultiheadAttention
-from .linear import Dropout, Embedding, Linear
+from .flatten import Flatten
+from .linear import Dropout, Embedding, Identity, Linear
 from .loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -27,7 +28,7 @@ from .loss import (
     NLLLoss,
     SmoothL1Loss,
 )
-from .module import Module, ModuleList, Parameter, Sequential
+from .module import Module, ModuleDict, ModuleList, Parameter, ParameterList, Sequential
 from .normalization import LayerNorm
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
@@ -35,11 +36,15 @@ __all__ = [
     "CrossEntropyLoss",
     "Dropout",
     "Embedding",
+    "Flatten",
+    "Identity",
     "Linear",
     "MSELoss",
     "Module",
+    "ModuleDict",
     "ModuleList",
     "Parameter",
+    "ParameterList",
     "Sequential",
     "functional",
     "init",
