@@ -1,13 +1,13 @@
 """An encoder-decoder GRU with attention that learns to reverse strings of digits.
 
 Each example is a string of 3 to 8 random digits; the target is the same digits in reverse
-order, then an end token. Batches are generated on the fly, padded to 8 digits: the padded
-encoder positions are masked out of the attention (``masked_fill`` with -inf), and the padded
-target positions are skipped by the loss (``ignore_index``). (The width stays fixed because
-the encoder's backward direction reads the padding before the digits: a model trained on one
-width of padding decodes reliably at that width.)
+order, then an end token. Batches are generated on the fly, padded to their longest string.
+The encoder reads them packed (``pack_padded_sequence``), so each string's recurrence stops at
+its own end, in both directions, and never sees the padding; the padded encoder positions are
+masked out of the attention (``masked_fill`` with -inf), and the padded target positions are
+skipped by the loss (``ignore_index``).
 
-    encoder   embedding -> bidirectional GRU over the input   outputs (B, S, H)
+    encoder   embedding -> packed bidirectional GRU        outputs (B, S, H)
     decoder   per output step t:
                 h_t      = GRUCell([embed(y_{t-1}), context_{t-1}], h_{t-1})
                 weights  = softmax(h_t W . encoder outputs)     (B, S)   "attention"
@@ -41,6 +41,7 @@ import numpy as np
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim, viz
 from tinygrad_rnn.nn import functional as F  # noqa: N812 - torch's usual alias
+from tinygrad_rnn.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 try:  # matplotlib is optional here: without it, everything but the heat map runs
     import _common
@@ -57,19 +58,18 @@ MATPLOTLIB_HINT = 'pip install "tinygrad_rnn[examples]"'
 
 class Batch(NamedTuple):
     inputs: np.ndarray  # (B, S) digits, PAD after each string's end
+    lengths: np.ndarray  # (B,) the number of digits of each string
     padding: np.ndarray  # (B, S) True at padded positions
     decoder_inputs: np.ndarray  # (B, S + 1) START, then the reversed digits (teacher forcing)
     targets: np.ndarray  # (B, S + 1) the reversed digits, END, then IGNORE
 
 
-def make_batch(
-    rng: np.random.Generator, size: int, lengths: Sequence[int] | None = None, width: int = MAX_LENGTH
-) -> Batch:
+def make_batch(rng: np.random.Generator, size: int, lengths: Sequence[int] | None = None) -> Batch:
     """``size`` random digit strings of random length (or the given ``lengths``), padded to
-    ``width`` digits (at least the longest)."""
+    the longest."""
     if lengths is None:
         lengths = rng.integers(MIN_LENGTH, MAX_LENGTH + 1, size).tolist()
-    longest = max(width, *lengths)
+    longest = max(lengths)
     inputs = np.full((size, longest), PAD, dtype=np.int64)
     decoder_inputs = np.full((size, longest + 1), END, dtype=np.int64)
     targets = np.full((size, longest + 1), IGNORE, dtype=np.int64)
@@ -80,7 +80,7 @@ def make_batch(
         decoder_inputs[row, 1 : length + 1] = digits[::-1]
         targets[row, :length] = digits[::-1]
         targets[row, length] = END
-    return Batch(inputs, inputs == PAD, decoder_inputs, targets)
+    return Batch(inputs, np.array(lengths), inputs == PAD, decoder_inputs, targets)
 
 
 class Seq2Seq(nn.Module):
@@ -97,10 +97,15 @@ class Seq2Seq(nn.Module):
         self.score = nn.Linear(hidden_size, hidden_size, bias=False)
         self.head = nn.Linear(2 * hidden_size, VOCAB)
 
-    def encode(self, inputs: np.ndarray) -> tuple[tg.Tensor, tg.Tensor]:
-        """(B, S) digits -> encoder outputs (B, S, H) and the last hidden state (B, H)."""
+    def encode(self, inputs: np.ndarray, lengths: np.ndarray) -> tuple[tg.Tensor, tg.Tensor]:
+        """(B, S) digits and their (B,) lengths -> encoder outputs (B, S, H), zero past each
+        string's end, and the final hidden states of both directions (B, H)."""
         with tg.scope("encoder"):
-            outputs, h_n = self.encoder(self.embedding(inputs))
+            packed = pack_padded_sequence(
+                self.embedding(inputs), lengths, batch_first=True, enforce_sorted=False
+            )
+            outputs, h_n = self.encoder(packed)
+            outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=inputs.shape[1])
         return outputs, tg.cat([h_n[0], h_n[1]], dim=1)
 
     def step(
@@ -121,7 +126,7 @@ class Seq2Seq(nn.Module):
 
     def forward(self, batch: Batch) -> tg.Tensor:
         """Teacher-forced logits (B, S + 1, vocab)."""
-        encoded, hidden = self.encode(batch.inputs)
+        encoded, hidden = self.encode(batch.inputs, batch.lengths)
         context = tg.zeros(len(batch.inputs), self.hidden_size)
         steps = []
         with tg.scope("decoder"):
@@ -134,10 +139,11 @@ class Seq2Seq(nn.Module):
         return tg.stack(steps, dim=1)
 
     @tg.no_grad()
-    def greedy(self, inputs: np.ndarray, padding: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    def greedy(self, batch: Batch, steps: int) -> tuple[np.ndarray, np.ndarray]:
         """Decode ``steps`` tokens, each fed back as the next input: tokens (B, steps) and the
         attention weights (B, steps, S)."""
-        encoded, hidden = self.encode(inputs)
+        inputs, padding = batch.inputs, batch.padding
+        encoded, hidden = self.encode(inputs, batch.lengths)
         context = tg.zeros(len(inputs), self.hidden_size)
         token = np.full(len(inputs), START)
         tokens, weights = [], []
@@ -156,7 +162,7 @@ def loss_of(model: Seq2Seq, batch: Batch) -> tg.Tensor:
 
 def accuracy(model: Seq2Seq, batch: Batch) -> tuple[float, float]:
     """(share of strings decoded exactly, share of digits and end tokens right)."""
-    tokens, _ = model.greedy(batch.inputs, batch.padding, batch.targets.shape[1])
+    tokens, _ = model.greedy(batch, batch.targets.shape[1])
     scored = batch.targets != IGNORE
     right = (tokens == batch.targets) | ~scored
     return float(right.all(1).mean()), float(right[scored].mean())
@@ -198,14 +204,14 @@ def plot_attention(model: Seq2Seq, rng: np.random.Generator, path: Path) -> Path
     fig, axes = plt.subplots(1, len(lengths), figsize=(4.2 * len(lengths), 4.2))
     for axis, length in zip(axes, lengths):
         batch = make_batch(rng, 1, [length])
-        tokens, weights = model.greedy(batch.inputs, batch.padding, length + 1)
-        shown = weights[0, :, :length]  # (output steps, input digits); padding gets 0
+        tokens, weights = model.greedy(batch, length + 1)
+        shown = weights[0]  # (output steps, input digits)
         axis.imshow(shown, cmap="viridis", vmin=0, vmax=1)
-        axis.set_xticks(range(length), [str(d) for d in batch.inputs[0, :length]])
+        axis.set_xticks(range(length), [str(d) for d in batch.inputs[0]])
         axis.set_yticks(range(length + 1), [_token_text(t) for t in tokens[0]])
         axis.set_xlabel("input digit (encoder step)")
         axis.set_ylabel("output token (decoder step)")
-        axis.set_title(f"{''.join(map(str, batch.inputs[0, :length]))} reversed")
+        axis.set_title(f"{''.join(map(str, batch.inputs[0]))} reversed")
     fig.suptitle("Attention weights: each output digit looks at its mirror position in the input")
     fig.tight_layout()
     return _common.save_figure(fig, path)
@@ -224,9 +230,10 @@ def _token_text(token: int) -> str:
 
 
 def render_graph(model: Seq2Seq, rng: np.random.Generator, path: Path) -> Path | None:
-    """The graph of the loss of one 3-digit string: clusters "encoder", "decoder/t=k" and
-    "decoder/t=k/attention". None (with a note) when no Graphviz backend is available."""
-    loss = loss_of(model, make_batch(rng, 1, [3], width=3))  # no padding: a smaller picture
+    """The graph of the loss of a 3-digit and a 2-digit string, packed: clusters "encoder",
+    "decoder/t=k" and "decoder/t=k/attention". None (with a note) when no Graphviz backend is
+    available."""
+    loss = loss_of(model, make_batch(rng, 2, [3, 2]))
     loss.name = "loss"
     try:
         written = viz.render(

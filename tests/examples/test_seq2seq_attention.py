@@ -11,12 +11,13 @@ seq2seq = load_example("seq2seq_attention")
 
 
 def test_batches_are_padded_strings_and_their_reversals():
-    batch = seq2seq.make_batch(np.random.default_rng(0), 3, [3, 5, 4], width=5)
+    batch = seq2seq.make_batch(np.random.default_rng(0), 3, [3, 5, 4])
     assert batch.inputs.shape == (3, 5)
     assert batch.decoder_inputs.shape == batch.targets.shape == (3, 6)
     for row, length in enumerate((3, 5, 4)):
         digits = batch.inputs[row, :length]
         assert (batch.inputs[row, length:] == seq2seq.PAD).all()
+        assert batch.lengths[row] == length
         assert batch.padding[row].tolist() == [False] * length + [True] * (5 - length)
         np.testing.assert_array_equal(batch.targets[row, :length], digits[::-1])
         assert batch.targets[row, length] == seq2seq.END
@@ -25,15 +26,10 @@ def test_batches_are_padded_strings_and_their_reversals():
         np.testing.assert_array_equal(batch.decoder_inputs[row, 1 : length + 1], digits[::-1])
 
 
-def test_batches_are_padded_to_eight_digits_by_default():
-    batch = seq2seq.make_batch(np.random.default_rng(3), 4)
-    assert batch.inputs.shape == (4, seq2seq.MAX_LENGTH)
-
-
 def test_attention_ignores_padding():
     model = seq2seq.Seq2Seq(hidden_size=8)
-    batch = seq2seq.make_batch(np.random.default_rng(1), 2, [3, 6], width=6)
-    _, weights = model.greedy(batch.inputs, batch.padding, 4)
+    batch = seq2seq.make_batch(np.random.default_rng(1), 2, [3, 6])
+    _, weights = model.greedy(batch, 4)
     assert weights.shape == (2, 4, 6)
     assert (weights[0, :, 3:] == 0).all()
     np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-6)
@@ -59,7 +55,7 @@ def test_graph_has_encoder_decoder_and_attention_clusters():
     from tinygrad_rnn import viz
 
     model = seq2seq.Seq2Seq(hidden_size=8)
-    loss = seq2seq.loss_of(model, seq2seq.make_batch(np.random.default_rng(2), 1, [3], width=3))
+    loss = seq2seq.loss_of(model, seq2seq.make_batch(np.random.default_rng(2), 2, [3, 2]))
     scopes = set(viz.build_graph(loss).clusters)
     assert ("encoder",) in {path[:1] for path in scopes}
     assert ("decoder", "t=0", "attention") in scopes
