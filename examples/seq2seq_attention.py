@@ -127,7 +127,7 @@ class Seq2Seq(nn.Module):
     def forward(self, batch: Batch) -> tg.Tensor:
         """Teacher-forced logits (B, S + 1, vocab)."""
         encoded, hidden = self.encode(batch.inputs, batch.lengths)
-        context = tg.zeros(len(batch.inputs), self.hidden_size)
+        context = tg.zeros(len(batch.inputs), self.hidden_size, dtype=encoded.dtype)
         steps = []
         with tg.scope("decoder"):
             for t in range(batch.decoder_inputs.shape[1]):
@@ -144,7 +144,7 @@ class Seq2Seq(nn.Module):
         attention weights (B, steps, S)."""
         inputs, padding = batch.inputs, batch.padding
         encoded, hidden = self.encode(inputs, batch.lengths)
-        context = tg.zeros(len(inputs), self.hidden_size)
+        context = tg.zeros(len(inputs), self.hidden_size, dtype=encoded.dtype)
         token = np.full(len(inputs), START)
         tokens, weights = [], []
         for _ in range(steps):

@@ -74,3 +74,58 @@ def test_help_exits_cleanly(capsys):
         seq2seq.main(["--help"])
     assert exit_info.value.code == 0
     assert "--quick" in capsys.readouterr().out
+
+
+def test_model_gives_torchs_loss_and_gradients():
+    """The same model in torch, from the same weights, on the same packed batch (float64)."""
+    import torch
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    import tinygrad_rnn as tg
+
+    tg.manual_seed(4)
+    ours = seq2seq.Seq2Seq(hidden_size=8, embedding_size=6).double()
+    torch_parts = torch.nn.ModuleDict(
+        {
+            "embedding": torch.nn.Embedding(seq2seq.VOCAB, 6),
+            "encoder": torch.nn.GRU(6, 4, batch_first=True, bidirectional=True),
+            "decoder": torch.nn.GRUCell(6 + 8, 8),
+            "score": torch.nn.Linear(8, 8, bias=False),
+            "head": torch.nn.Linear(16, seq2seq.VOCAB),
+        }
+    ).double()
+    torch_parts.load_state_dict({name: torch.tensor(value) for name, value in ours.state_dict().items()})
+    batch = seq2seq.make_batch(np.random.default_rng(5), 4, [3, 5, 4, 2])
+
+    embedded = torch_parts["embedding"](torch.tensor(batch.inputs))
+    packed = pack_padded_sequence(
+        embedded, torch.tensor(batch.lengths), batch_first=True, enforce_sorted=False
+    )
+    outputs, h_n = torch_parts["encoder"](packed)
+    encoded, _ = pad_packed_sequence(outputs, batch_first=True, total_length=batch.inputs.shape[1])
+    hidden = torch.cat([h_n[0], h_n[1]], dim=1)
+    context = torch.zeros(4, 8, dtype=torch.float64)
+    steps = []
+    for t in range(batch.decoder_inputs.shape[1]):
+        token = torch_parts["embedding"](torch.tensor(batch.decoder_inputs[:, t]))
+        hidden = torch_parts["decoder"](torch.cat([token, context], dim=1), hidden)
+        scores = torch.einsum("bh,bsh->bs", torch_parts["score"](hidden), encoded)
+        weights = scores.masked_fill(torch.tensor(batch.padding), float("-inf")).softmax(-1)
+        context = torch.einsum("bs,bsh->bh", weights, encoded)
+        steps.append(torch_parts["head"](torch.cat([hidden, context], dim=1)))
+    logits = torch.stack(steps, dim=1)
+    expected = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, seq2seq.VOCAB),
+        torch.tensor(batch.targets.reshape(-1)),
+        ignore_index=seq2seq.IGNORE,
+    )
+    expected.backward()
+
+    loss = seq2seq.loss_of(ours, batch)
+    loss.backward()
+    np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-10)
+    torch_grads = dict(torch_parts.named_parameters())
+    for name, parameter in ours.named_parameters():
+        np.testing.assert_allclose(
+            parameter.grad.numpy(), torch_grads[name].grad.numpy(), rtol=1e-8, atol=1e-12, err_msg=name
+        )
