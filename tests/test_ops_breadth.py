@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import tinygrad_rnn as tg
 
@@ -266,3 +268,23 @@ def test_shape_errors_are_torchs():
         t.narrow(1, 2, 2)
     with pytest.raises(RuntimeError, match="masked_fill"):
         t.masked_fill(np.array([1, 0, 1]), 0.0)
+
+
+@pytest.mark.parametrize("name", ["maximum", "minimum", "where"])
+@settings(max_examples=20, deadline=None)
+@given(shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3))
+def test_binary_broadcasting(name, shapes):
+    a_shape, b_shape = shapes.input_shapes
+    a, b = randn(*a_shape), randn(*b_shape)
+    ours, theirs = BINARY[name]
+    check_op(ours, theirs, [a, b])
+
+
+def test_masked_fill_in_place():
+    mask = np.array([True, False, True])
+    x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    y.masked_fill_(mask, 0.0)
+    y.sum().backward()
+    np.testing.assert_array_equal(y.detach().numpy(), [0.0, 4.0, 0.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 2.0, 0.0])

@@ -757,6 +757,9 @@ class Tensor:
             )
         return ops.Where.apply(mask, _cast(value, self._data.dtype), self)
 
+    def masked_fill_(self, mask: TensorLike, value: Any) -> Tensor:
+        return self._in_place("masked_fill_", lambda t: t.masked_fill(mask, value), value)
+
     def min(self, dim: Any = None, keepdim: bool = False) -> Any:
         """``min()`` -> the smallest element; ``min(dim)`` -> ``(values, indices)``;
         ``min(other_tensor)`` -> ``minimum(other_tensor)``."""
