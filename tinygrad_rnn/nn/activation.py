@@ -109,7 +109,7 @@ def _implicit_dim(name: str, ndim: int) -> int:
         f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X "
         "as an argument.",
         UserWarning,
-        stacklevel=3,
+        stacklevel=4,  # the caller of module(x): past _implicit_dim, forward and Module.__call__
     )
     return 0 if ndim in (0, 1, 3) else 1
 
