@@ -57,6 +57,12 @@ def test_inplace_activation_writes_into_the_input():
     np.testing.assert_array_equal(x.numpy(), [-0.5, 2.0])
 
 
+def test_activations_refuse_integer_input_as_torch():
+    for fn in (F.gelu, F.silu, F.elu, F.softplus, F.leaky_relu, lambda t: F.layer_norm(t, (2,))):
+        with pytest.raises(NotImplementedError, match="int64"):
+            fn(tg.tensor([[1, 2]]))
+
+
 def test_gelu_rejects_unknown_approximation():
     with pytest.raises(RuntimeError, match="approximate"):
         F.gelu(tg.tensor([1.0]), approximate="fast")

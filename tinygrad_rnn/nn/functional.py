@@ -377,9 +377,12 @@ def logsigmoid(input: Tensor) -> Tensor:
 
 
 def _float_input(input: Tensor, where: str) -> Tensor:
-    if not isinstance(input, Tensor) or input._data.dtype.kind != "f":
-        what = input._data.dtype if isinstance(input, Tensor) else type(input).__name__
-        raise TypeError(f"{where}: expected a floating-point Tensor, got {what}; convert with .float()")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{where}: expected a Tensor, got {type(input).__name__}")
+    if input._data.dtype.kind != "f":  # torch's class for "not implemented for 'Long'"
+        raise NotImplementedError(
+            f"{where}: not implemented for dtype {input._data.dtype}; convert with .float()"
+        )
     return input
 
 
@@ -428,6 +431,7 @@ def layer_norm(
             f"but got input of size {list(input.shape)}"
         )
     dims = tuple(range(input._data.ndim - len(shape), input._data.ndim))
+    input = _float_input(input, "layer_norm")
     deviation = input - input.mean(dims, keepdim=True)
     out = deviation * ((deviation * deviation).mean(dims, keepdim=True) + eps).rsqrt()
     if weight is not None:
