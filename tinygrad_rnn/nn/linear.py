@@ -10,7 +10,7 @@ import numpy as np
 from .. import ops
 from ..tensor import DEFAULT_DTYPE, Tensor
 from . import init
-from .functional import _check_dropout_probability, _dtype_mismatch_message, dropout
+from .functional import _check_dropout_probability, _dtype_mismatch_message, _require_tensor, dropout
 from .module import Module, Parameter
 
 
@@ -39,6 +39,7 @@ class Linear(Module):
             self.bias = None
 
     def forward(self, input: Tensor) -> Tensor:
+        _require_tensor("Linear", "input", 1, input)
         weight = self.weight
         if input._data.dtype != weight._data.dtype:
             raise TypeError(_dtype_mismatch_message("Linear", input._data.dtype, weight._data.dtype))
@@ -74,7 +75,9 @@ class Embedding(Module):
         init.normal_(self.weight)
 
     def forward(self, input: Any) -> Tensor:
-        indices = input._data if isinstance(input, Tensor) else np.asarray(input)
+        # a private copy, checked after copying: the graph keeps it for backward, and a caller
+        # changing their array afterwards must not move the gradient to other rows
+        indices = np.array(input._data if isinstance(input, Tensor) else input, copy=True)
         if indices.dtype.kind not in "iu":
             raise TypeError(
                 f"Embedding: indices must be integers, got dtype {indices.dtype}; "
