@@ -27,6 +27,7 @@ import os
 import re
 import secrets
 import stat
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
@@ -242,10 +243,40 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
     return array.reshape(shape, order="F" if fortran else "C")
 
 
-def _check_members(infos: list[zipfile.ZipInfo], max_bytes: int | None) -> None:
+def _declared_entries(file: IO[bytes]) -> int | None:
+    """The member count the end-of-archive record declares (zipfile stops reading the central
+    directory at its declared size, so a damaged entry can hide the ones after it)."""
+    file.seek(0, os.SEEK_END)
+    size = file.tell()
+    tail_size = min(size, 22 + 0xFFFF)  # the record, then a comment of at most 64 kB
+    file.seek(size - tail_size)
+    tail = file.read(tail_size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return None
+    count = int(struct.unpack_from("<H", tail, at + 10)[0])
+    if count != 0xFFFF or at < 20 or tail[at - 20 : at - 16] != b"PK\x06\x07":
+        return count
+    (record_offset,) = struct.unpack_from("<Q", tail, at - 12)  # the zip64 record holds the count
+    file.seek(record_offset)
+    record = file.read(40)
+    if len(record) < 40 or record[:4] != b"PK\x06\x06":
+        return None
+    return int(struct.unpack_from("<Q", record, 32)[0])
+
+
+def _check_members(
+    infos: list[zipfile.ZipInfo], declared: int | None, file_size: int, max_bytes: int | None
+) -> None:
+    if declared is not None and declared != len(infos):
+        raise _RefusedError(
+            f"is corrupt: its directory declares {declared} members but {len(infos)} could be read"
+        )
     seen: set[str] = set()
     total = 0
     for info in infos:
+        if "\x00" in info.orig_filename:  # zipfile cuts the name there: two names could merge
+            raise _RefusedError(f"member name {info.orig_filename!r} contains a NUL character")
         name = info.filename
         key = name[: -len(_SUFFIX)] if name.endswith(_SUFFIX) else name
         problem = _name_problem(name) or _name_problem(key)
@@ -254,6 +285,8 @@ def _check_members(infos: list[zipfile.ZipInfo], max_bytes: int | None) -> None:
         if key in seen:
             raise _RefusedError(f"two members are named {key!r}; the archive is ambiguous")
         seen.add(key)
+        if not 0 <= info.header_offset <= info.header_offset + info.compress_size <= file_size:
+            raise _RefusedError(f"is corrupt: member {name!r} lies outside the file")
         if info.flag_bits & 0x1:
             raise _RefusedError(f"member {name!r} is encrypted")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
@@ -301,7 +334,8 @@ def load(path: PathLike | IO[bytes], *, max_bytes: int | None = None) -> dict[st
                 )
             with zipfile.ZipFile(file) as archive:
                 infos = archive.infolist()
-                _check_members(infos, max_bytes)
+                declared = _declared_entries(file)
+                _check_members(infos, declared, file.seek(0, os.SEEK_END), max_bytes)
                 arrays = {}
                 for info in infos:
                     name = info.filename
@@ -310,7 +344,16 @@ def load(path: PathLike | IO[bytes], *, max_bytes: int | None = None) -> dict[st
                 return arrays
     except _RefusedError as error:
         raise ValueError(f"load: {where} {error}") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, ValueError) as error:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        zlib.error,
+        struct.error,
+        NotImplementedError,  # zipfile's answer to a damaged version field
+        OverflowError,
+        ValueError,
+    ) as error:
         raise ValueError(
             f"load: {where} is truncated or corrupt ({type(error).__name__}: {error}); "
             "the file was not written completely, or is not an archive written by save"
