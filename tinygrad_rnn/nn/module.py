@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..tensor import Tensor, TensorLike
+from ..tensor import Tensor, TensorLike, _to_dtype, device
 
 
 class Parameter(Tensor):
@@ -171,10 +171,10 @@ class Module:
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """Cast every parameter (and its gradient) to a floating dtype, in place; return self.
 
-        Takes torch's forms: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
-        ``to(tensor)`` (its dtype), and the keywords ``dtype``, ``device``, ``non_blocking``.
-        A dtype may be a numpy dtype, a name (``"float64"``) or a torch dtype. The device
-        must be the CPU (``"cpu"``, ``"cpu:0"``, ``torch.device("cpu")``); any other is a
+        Takes torch's forms, read as ``Tensor.to`` reads them: ``to(dtype)``, ``to(device)``,
+        ``to(device, dtype)``, ``to(tensor)`` (its dtype), and the keywords ``dtype``,
+        ``device``, ``non_blocking``. A dtype may be numpy's or torch's. The device must be
+        the CPU (``"cpu"``, ``"cpu:0"``, ``torch.device("cpu")``); any other is a
         ``RuntimeError``. Integer and boolean dtypes are a ``TypeError``, as in torch
         (complex too: parameters here are real)."""
         dtype = _parse_to_arguments(args, kwargs)
@@ -203,12 +203,6 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
-
-
-_DEVICE_TYPES = frozenset(
-    ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia")
-    + ("xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
-)
 
 
 def _checkpoint_array(key: str, value: Any, parameter: Tensor) -> tuple[np.ndarray, str | None]:
@@ -241,60 +235,44 @@ def _checkpoint_array(key: str, value: Any, parameter: Tensor) -> tuple[np.ndarr
     return np.array(array, dtype=parameter.dtype, order="C", copy=True), None
 
 
-def _torch_dtype_name(value: Any) -> str | None:
-    """``"float64"`` for ``torch.float64``; None for anything else."""
-    if type(value).__name__ == "dtype" and type(value).__module__.startswith("torch"):
-        return str(value).removeprefix("torch.")
-    return None
-
-
-def _check_device(device: Any) -> None:
-    text = str(device.type if type(device).__name__ == "device" else device)
-    kind = text.split(":", 1)[0]
-    if kind != "cpu":
-        raise RuntimeError(
-            f"Module.to: tinygrad_rnn computes with numpy on the CPU only, got device {str(device)!r}; "
-            "use 'cpu' or drop the device argument"
-        )
+def _from_torch(value: Any) -> Any:
+    """torch's devices, dtypes and tensors as the core's ``to`` arguments read them."""
+    module = type(value).__module__
+    if not module.startswith("torch"):
+        return value
+    kind = type(value).__name__
+    if kind == "device":
+        return str(value)
+    if kind == "dtype":
+        name = str(value).removeprefix("torch.")
+        try:
+            return np.dtype(name)
+        except TypeError as error:
+            raise TypeError(f"Module.to: numpy has no dtype {value} (no bfloat16 here)") from error
+    if kind in ("Tensor", "Parameter"):
+        device(str(value.device))  # refuses a tensor on another device
+        return _from_torch(value.dtype)
+    return value
 
 
 def _parse_to_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> np.dtype | None:
-    unknown = set(kwargs) - {"dtype", "device", "non_blocking", "copy", "memory_format"}
-    if unknown or len(args) > 3:
+    """The dtype ``Module.to`` is asked for, read as ``Tensor.to`` reads it (a string is a
+    device, as in torch), plus torch's own devices, dtypes and tensors."""
+    unknown = set(kwargs) - {"dtype", "device", "non_blocking", "memory_format"}
+    if unknown:
         raise TypeError(
-            f"Module.to() got unexpected arguments {sorted(unknown) or args}; "
+            f"Module.to() got unexpected keyword arguments {sorted(unknown)}; "
             "use to(dtype), to(device), to(device, dtype) or to(tensor)"
         )
-    dtype: Any = kwargs.get("dtype")
-    if "device" in kwargs and kwargs["device"] is not None:
-        _check_device(kwargs["device"])
-    for arg in args[:2]:
-        if isinstance(arg, bool) or arg is None:
-            continue  # non_blocking given by position
-        if isinstance(arg, Tensor):
-            dtype = arg.dtype
-        elif type(arg).__name__ == "Tensor" and hasattr(arg, "device"):  # a torch tensor
-            _check_device(arg.device)
-            dtype = _torch_dtype_name(arg.dtype)
-        elif type(arg).__name__ == "device" or (
-            isinstance(arg, str) and arg.split(":", 1)[0] in _DEVICE_TYPES
-        ):
-            _check_device(arg)
-        else:
-            dtype = arg
-    if dtype is None:
-        return None
-    name = _torch_dtype_name(dtype)
-    try:
-        resolved = np.dtype(name if name is not None else dtype)
-    except TypeError as error:
-        raise TypeError(f"Module.to: {dtype!r} is neither a dtype nor a device") from error
-    if resolved.kind != "f":
+    positional = tuple(_from_torch(a) for a in args if not isinstance(a, bool))  # bools: non_blocking
+    keywords: dict[str, Any] = {k: _from_torch(kwargs[k]) for k in ("dtype", "device") if k in kwargs}
+    dtype = _to_dtype("Module.to", positional, keywords)
+    if dtype is not None and dtype.kind != "f":
         raise TypeError(
             "nn.Module.to only accepts floating point dtypes, but got desired "
             f"dtype={dtype}; parameters must be float (np.float32 or np.float64)"
         )
-    return resolved
+    return dtype
 
 
 class Sequential(Module):
