@@ -73,9 +73,12 @@ def _as_array(name: str, value: Any) -> np.ndarray:
     if isinstance(value, Tensor):
         array = value._data
     else:
-        if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
-            value = value.detach().cpu().numpy()
-        array = np.asarray(value)
+        try:
+            if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
+                value = value.detach().cpu().numpy()
+            array = np.asarray(value)
+        except (TypeError, ValueError, RuntimeError) as error:  # ragged lists, torch's bfloat16
+            raise TypeError(f"save: {name!r} cannot be made a numeric array: {error}") from error
     if array.dtype.kind not in _NUMERIC_KINDS:
         raise TypeError(
             f"save: {name!r} is not a numeric array (got {type(value).__name__} of dtype {array.dtype}); "
