@@ -197,21 +197,23 @@ def _opened(path: PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
 
 
 def _read_header(
-    member: IO[bytes], name: str, version: tuple[int, int]
+    member: IO[bytes], what: str, version: tuple[int, int]
 ) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """Shape, Fortran order and dtype from a ``.npy`` header, read without numpy's
+    ``read_array``: the dtype is checked before any data is touched."""
     if version == (1, 0):
         shape, fortran, dtype = np.lib.format.read_array_header_1_0(member, max_header_size=_MAX_HEADER)
     elif version == (2, 0):
         shape, fortran, dtype = np.lib.format.read_array_header_2_0(member, max_header_size=_MAX_HEADER)
     else:
-        raise _RefusedError(f"member {name!r} uses .npy format version {version}, which load does not read")
+        raise _RefusedError(f"{what} uses .npy format version {version}, which load does not read")
     if dtype.hasobject:
         raise _RefusedError(
-            f"member {name!r} holds pickled Python objects, which are refused for safety "
+            f"{what} holds pickled Python objects, which are refused for safety "
             "(unpickling an untrusted file can run arbitrary code); save plain numeric arrays instead"
         )
     if dtype.kind not in _NUMERIC_KINDS or dtype.names is not None:
-        raise _RefusedError(f"member {name!r} has dtype {dtype}, not a numeric dtype")
+        raise _RefusedError(f"{what} has dtype {dtype}, not a numeric dtype")
     return tuple(shape), bool(fortran), dtype
 
 
@@ -224,7 +226,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
                 "torch.save files are pickles: "
                 "load them with torch and pass model.state_dict() instead"
             )
-        shape, fortran, dtype = _read_header(member, info.filename, (magic[6], magic[7]))
+        shape, fortran, dtype = _read_header(member, f"member {info.filename!r}", (magic[6], magic[7]))
         nbytes = math.prod(shape) * dtype.itemsize
         available = info.file_size - member.tell()
         if nbytes > available:  # checked before allocating: a header cannot claim more data than exists
@@ -254,7 +256,8 @@ def _declared_entries(file: IO[bytes]) -> int | None:
     tail_size = min(size, 22 + 0xFFFF)  # the record, then a comment of at most 64 kB
     file.seek(size - tail_size)
     tail = file.read(tail_size)
-    at = tail.rfind(b"PK\x05\x06")
+    # where zipfile looks: right at the end (no comment), else the last signature before it
+    at = len(tail) - 22 if tail[-22:-18] == b"PK\x05\x06" else tail.rfind(b"PK\x05\x06")
     if at < 0 or at + 22 > len(tail):
         return None
     count = int(struct.unpack_from("<H", tail, at + 10)[0])
@@ -326,7 +329,7 @@ def load(path: PathLike | IO[bytes], *, max_bytes: int | None = None) -> dict[st
         with _opened(path) as file:
             magic = file.read(8)
             if magic[:6] == b"\x93NUMPY" and len(magic) == 8:
-                _read_header(file, "the .npy array", (magic[6], magic[7]))  # refuses object arrays
+                _read_header(file, "is a single .npy array that", (magic[6], magic[7]))  # refuses object arrays
                 raise _RefusedError("holds a single .npy array, not a .npz archive of named arrays")
             file.seek(0)
             if not magic.startswith(b"PK"):
