@@ -329,7 +329,8 @@ def load(path: PathLike | IO[bytes], *, max_bytes: int | None = None) -> dict[st
         with _opened(path) as file:
             magic = file.read(8)
             if magic[:6] == b"\x93NUMPY" and len(magic) == 8:
-                _read_header(file, "is a single .npy array that", (magic[6], magic[7]))  # refuses object arrays
+                # an object array gets the pickle refusal, anything else the one below
+                _read_header(file, "is a single .npy array that", (magic[6], magic[7]))
                 raise _RefusedError("holds a single .npy array, not a .npz archive of named arrays")
             file.seek(0)
             if not magic.startswith(b"PK"):
