@@ -311,3 +311,56 @@ def test_max_bytes_must_be_a_non_negative_int(tmp_path, limit):
     tg.save(good_state(), tmp_path / "m.npz")
     with pytest.raises(ValueError, match="max_bytes"):
         tg.load(tmp_path / "m.npz", max_bytes=limit)
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def test_a_single_npy_file_is_refused_as_such(tmp_path):
+    np.save(tmp_path / "one.npy", np.ones(3))
+    with pytest.raises(ValueError, match="one.npy' holds a single .npy array, not a .npz archive"):
+        tg.load(tmp_path / "one.npy")
+
+
+def test_npy_format_versions(tmp_path):
+    """Version 2.0 (numpy's format for huge headers) loads; others are refused by name."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.arange(3.0), version=(2, 0))
+    _zip(tmp_path / "v2.npz", [("w.npy", buffer.getvalue())])
+    np.testing.assert_array_equal(tg.load(tmp_path / "v2.npz")["w"], np.arange(3.0))
+    _zip(tmp_path / "v9.npz", [("w.npy", b"\x93NUMPY\x09\x00" + buffer.getvalue()[8:])])
+    with pytest.raises(ValueError, match=r"member 'w.npy' uses .npy format version \(9, 0\)"):
+        tg.load(tmp_path / "v9.npz")
+
+
+def test_non_numeric_members_are_refused(tmp_path):
+    _zip(tmp_path / "text.npz", [("w.npy", _npy_bytes(np.array(["a", "b"])))])
+    with pytest.raises(ValueError, match="member 'w.npy' has dtype <U1, not a numeric dtype"):
+        tg.load(tmp_path / "text.npz")
+
+
+def test_bytes_after_the_array_data_are_refused(tmp_path):
+    _zip(tmp_path / "tail.npz", [("w.npy", _npy_bytes(np.ones(2)) + b"extra")])
+    with pytest.raises(ValueError, match="has bytes after its array data"):
+        tg.load(tmp_path / "tail.npz")
+
+
+def test_the_zip64_end_record_is_read(tmp_path, monkeypatch):
+    """Past 65535 members the count lives in the zip64 end record; zipfile writes one for a
+    small archive too when its member limit is lowered, so the path is checked in a blink."""
+    monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 1)
+    state = {f"p{i}": np.array(i, dtype=np.int32) for i in range(3)}
+    tg.save(state, tmp_path / "zip64.npz")
+    monkeypatch.undo()
+    raw = bytearray((tmp_path / "zip64.npz").read_bytes())
+    assert raw[-22:-18] == b"PK\x05\x06" and b"PK\x06\x06" in raw and b"PK\x06\x07" in raw
+    raw[-14:-10] = b"\xff" * 4  # the counts as a 65536-member archive has them: see the zip64 record
+    (tmp_path / "zip64.npz").write_bytes(bytes(raw))
+    loaded = tg.load(tmp_path / "zip64.npz")
+    assert sorted(loaded) == sorted(state) and int(loaded["p2"]) == 2
+    damaged = bytearray(raw)  # the zip64 record's count says 4: a member would be missing
+    at = damaged.rindex(b"PK\x06\x06")
+    struct.pack_into("<Q", damaged, at + 32, 4)
+    (tmp_path / "damaged.npz").write_bytes(bytes(damaged))
+    with pytest.raises(ValueError, match="declares 4 members but 3 could be read"):
+        tg.load(tmp_path / "damaged.npz")

@@ -222,3 +222,14 @@ def test_the_initial_weights_are_the_seeded_uniform_numbers():
         expected = rng.uniform(-bound, bound, p.shape).astype(np.float32)
         np.testing.assert_array_equal(p._data, expected, err_msg=name)
         assert p.dtype == np.float32 and p._data.flags.c_contiguous
+
+
+def test_module_to_refuses_what_numpy_cannot_hold_and_unknown_keywords():
+    layer = nn.Linear(2, 3)
+    with pytest.raises(TypeError, match="no bfloat16"):
+        layer.to(torch.bfloat16)
+    with pytest.raises(TypeError, match="unexpected keyword arguments \\['colour'\\]"):
+        layer.to(colour="red")
+    with pytest.raises(RuntimeError, match="only 'cpu' is available"):
+        layer.to(torch.zeros(1, device="meta"))
+    assert layer.weight.dtype == np.float32
