@@ -109,6 +109,9 @@ TABLE: dict[str, Row] = {
     "cross_entropy weight strings": Row(
         lambda: F.cross_entropy(X, LABELS, np.array(["1", "1", "1"])), TypeError, "weight"
     ),
+    "CrossEntropyLoss weight complex": Row(
+        lambda: nn.CrossEntropyLoss(weight=np.ones(3, complex)), TypeError, "weight"
+    ),
     "CrossEntropyLoss input list": Row(
         lambda: nn.CrossEntropyLoss()([[1.0, 2.0]], [0]),
         TypeError,
