@@ -129,6 +129,12 @@ TABLE: dict[str, Row] = {
     "dropout input list": Row(
         lambda: F.dropout([1.0], 0.5), TypeError, "'input'", lambda: torch.nn.functional.dropout([1.0], 0.5)
     ),
+    "embedding weight list": Row(
+        lambda: F.embedding(np.array([0]), [[1.0, 2.0]]),
+        TypeError,
+        "'weight'",
+        lambda: torch.nn.functional.embedding(torch.tensor([0]), [[1.0, 2.0]]),
+    ),
     "Embedding float indices": Row(lambda: nn.Embedding(3, 2)(np.array([0.5])), TypeError, "indices"),
     "Embedding string indices": Row(lambda: nn.Embedding(3, 2)(np.array(["1"])), TypeError, "indices"),
     # modules
