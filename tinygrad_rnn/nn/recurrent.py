@@ -70,10 +70,11 @@ from typing import Any, Union
 
 import numpy as np
 
+from ..creation import generator
 from ..engine import scope
 from ..ops import cat, linalg, stack
 from ..tensor import Tensor
-from . import functional, init
+from . import functional
 from .module import Module, Parameter
 from .utils.rnn import PackedSequence
 
@@ -196,15 +197,33 @@ def _require_tensor(owner: str, what: str, value: object) -> Tensor:
     return value
 
 
+_INIT_CHUNK = 1 << 16  # elements drawn at a time
+
+
 def _uniform_init(module: Module, hidden_size: int) -> None:
-    """torch's init for every recurrent weight and bias: U(-1/sqrt(H), 1/sqrt(H))."""
+    """torch's init for every recurrent weight and bias: U(-1/sqrt(H), 1/sqrt(H)).
+
+    The same numbers as ``init.uniform_`` (the generator draws them in the same order), but
+    written into each parameter's own array a chunk at a time: drawing a whole float64 array
+    and casting it would briefly need three times a float32 weight's size on top of it
+    (4x in all for ``RNN(10, 8000)``'s 8000 x 8000 ``weight_hh``)."""
     bound = 1.0 / math.sqrt(hidden_size)
+    rng = generator()
     for p in module.parameters():
-        init.uniform_(p, -bound, bound)
+        if not (p._data.flags.c_contiguous and p._data.flags.writeable):
+            p._data = np.empty(p.shape, dtype=p.dtype)
+        flat = p._data.reshape(-1)
+        for start in range(0, flat.size, _INIT_CHUNK):
+            stop = min(start + _INIT_CHUNK, flat.size)
+            flat[start:stop] = rng.uniform(-bound, bound, stop - start)
 
 
 def _new_parameter(*shape: int) -> Parameter:
-    return Parameter(np.empty(shape, dtype=np.float32))
+    """A float32 parameter whose array ``_uniform_init`` fills; made around an empty array
+    rather than from one, since the constructor would copy the whole uninitialised array."""
+    parameter = Parameter(np.empty(0, dtype=np.float32))
+    parameter._data = np.empty(shape, dtype=np.float32)
+    return parameter
 
 
 # --------------------------------------------------------------------------- cells
