@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..engine import no_grad
 from ..tensor import Tensor, TensorLike, _to_dtype, device
 
 
@@ -149,8 +150,9 @@ class Module:
             raise RuntimeError(
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
             )
-        for key, array in converted.items():  # nothing above changed a parameter
-            own[key]._data = array
+        with no_grad():  # nothing above changed a parameter; copied in place, as torch does,
+            for key, array in converted.items():  # so weights shared between modules stay shared
+                own[key].copy_(Tensor._make(array, False, None))
         return LoadResult(missing, unexpected)
 
     # ------------------------------------------------------------------ modes and dtypes

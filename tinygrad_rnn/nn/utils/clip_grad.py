@@ -68,15 +68,17 @@ def clip_grad_norm_(
     # the coefficient from the rounded norm, as torch computes it, unless rounding overflowed
     scale_by = total_norm if np.isfinite(total_norm) or not np.isfinite(true_total) else true_total
     clip_coef = np.minimum(max_norm / (scale_by + 1e-6), 1.0)
-    for g in grads:
-        g._data = g._data * clip_coef.astype(g._data.dtype)
+    for g in grads:  # in place, as torch: a reference to p.grad sees the clipped values
+        np.multiply(g._data, clip_coef.astype(g._data.dtype), out=g._data)
+        g._version[0] += 1
     return Tensor._make(total_norm, False, None)
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clamp every gradient element of ``parameters`` into ``[-clip_value, clip_value]``.
-    Parameters without a gradient are skipped; each ``p.grad`` gets a new array."""
+    Parameters without a gradient are skipped; each ``p.grad`` is changed in place."""
     clip_value = float(clip_value)
     for p in _as_list(parameters):
         if p.grad is not None:
-            p.grad._data = np.clip(p.grad._data, -clip_value, clip_value)
+            np.clip(p.grad._data, -clip_value, clip_value, out=p.grad._data)
+            p.grad._version[0] += 1
