@@ -297,3 +297,18 @@ def test_pad_errors():
         F.pad(tg.tensor(randn(2, 3)), (1,))
     with pytest.raises(NotImplementedError, match="constant"):
         F.pad(tg.tensor(randn(2, 3)), (1, 1), mode="reflect")
+
+
+def test_new_functions_require_a_tensor_input_as_torch():
+    for fn in (
+        lambda: F.gelu([1.0]),
+        lambda: F.pad(np.ones(3), (1, 1)),
+        lambda: F.layer_norm([1.0, 2.0], (2,)),
+        lambda: F.nll_loss(np.ones((2, 3)), np.array([0, 1])),
+        lambda: F.l1_loss(np.ones(2), np.ones(2)),
+        lambda: F.scaled_dot_product_attention(tg.tensor(randn(2, 3)), randn(2, 3), tg.tensor(randn(2, 3))),
+    ):
+        with pytest.raises(TypeError, match="must be Tensor"):
+            fn()
+    with pytest.raises(TypeError, match="real numbers"):
+        F.l1_loss(tg.tensor([1.0]), np.array(["a"]))

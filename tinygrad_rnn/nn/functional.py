@@ -41,8 +41,41 @@ def _check_dropout_probability(p: float) -> None:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _integer_array(value: Any, where: str, what: str) -> np.ndarray:
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _require_tensor(where: str, argument: str, position: int, value: Any) -> None:
+    """torch's TypeError for a non-tensor argument, with the conversion that fixes it."""
+    if isinstance(value, Tensor):
+        return
+    if type(value).__module__.startswith("torch"):
+        fix = "convert a torch tensor with tinygrad_rnn.Tensor(t.detach().numpy())"
+    else:
+        fix = "wrap it with tinygrad_rnn.Tensor(...)"
+    raise TypeError(
+        f"{where}(): argument '{argument}' (position {position}) must be Tensor, "
+        f"not {_type_name(value)}; {fix}"
+    )
+
+
+def _real_array(value: Any, where: str, what: str, dtype: np.dtype) -> np.ndarray:
+    """A copy of ``value`` (a Tensor, array or number) as ``dtype``; strings, objects and
+    complex numbers are refused rather than parsed or truncated."""
     array = value._data if isinstance(value, Tensor) else np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{where}: {what} must hold real numbers, got {_type_name(value)} of dtype {array.dtype}; "
+            "give a float Tensor or numpy array"
+        )
+    return np.array(array, dtype=dtype, copy=True)
+
+
+def _integer_array(value: Any, where: str, what: str) -> np.ndarray:
+    """A private copy of integer indices: the graph keeps it, and a caller changing their
+    array after the forward must not change what backward sees."""
+    array = np.array(value._data if isinstance(value, Tensor) else value, copy=True)
     if array.dtype.kind not in "iu":
         raise TypeError(
             f"{where}: {what} must be integer class indices, got dtype {array.dtype}"
@@ -61,6 +94,10 @@ def _integer_array(value: Any, where: str, what: str) -> np.ndarray:
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``: input ``(..., in)``, weight ``(out, in)``, bias ``(out,)``
     -> ``(..., out)``. One fused ``linear`` node in the graph."""
+    _require_tensor("linear", "input", 1, input)
+    _require_tensor("linear", "weight", 2, weight)
+    if bias is not None:
+        _require_tensor("linear", "bias", 3, bias)
     if input._data.dtype != weight._data.dtype:
         raise TypeError(_dtype_mismatch_message("linear", input._data.dtype, weight._data.dtype))
     return ops.Linear.apply(input, weight, bias)
@@ -70,6 +107,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Inverted dropout: zero each element with probability ``p`` and scale the rest by
     ``1 / (1 - p)`` when ``training``; otherwise return ``input`` unchanged. The mask comes
     from the library's seeded generator and is a constant factor in the graph (``mul``)."""
+    _require_tensor("dropout", "input", 1, input)
     _check_dropout_probability(p)
     if not training or p == 0.0:
         return input
@@ -80,24 +118,29 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 
 def relu(input: Tensor) -> Tensor:
+    _require_tensor("relu", "input", 1, input)
     return input.relu()
 
 
 def tanh(input: Tensor) -> Tensor:
+    _require_tensor("tanh", "input", 1, input)
     return input.tanh()
 
 
 def sigmoid(input: Tensor) -> Tensor:
+    _require_tensor("sigmoid", "input", 1, input)
     return input.sigmoid()
 
 
 def softmax(input: Tensor, dim: int) -> Tensor:
     """``exp(x) / exp(x).sum(dim)``, computed stably; same shape as ``input``."""
+    _require_tensor("softmax", "input", 1, input)
     return input.softmax(dim)
 
 
 def log_softmax(input: Tensor, dim: int) -> Tensor:
     """``x - logsumexp(x, dim)``, computed stably; same shape as ``input``."""
+    _require_tensor("log_softmax", "input", 1, input)
     return input.log_softmax(dim)
 
 
@@ -149,6 +192,7 @@ def cross_entropy(
     the number of targets). ``label_smoothing`` mixes the target with the uniform
     distribution over the C classes, as torch.
     """
+    _require_tensor("cross_entropy", "input", 1, input)
     _check_reduction("cross_entropy", reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(
@@ -203,8 +247,9 @@ def nll_loss(
 
 
 def _class_dim(where: str, input: Tensor) -> tuple[int, int]:
-    if not isinstance(input, Tensor) or input._data.ndim == 0:
-        raise ValueError(f"{where}: input must be a Tensor with a class dimension, got {input!r}")
+    _require_tensor(where, "input", 1, input)
+    if input._data.ndim == 0:
+        raise ValueError(f"{where}: input must have a class dimension, got a 0-d tensor")
     if input._data.dtype.kind != "f":
         raise TypeError(f"{where}: input must be floating-point logits, got dtype {input.dtype}")
     class_dim = 0 if input._data.ndim == 1 else 1
@@ -214,7 +259,7 @@ def _class_dim(where: str, input: Tensor) -> tuple[int, int]:
 def _class_weights(where: str, weight: Any, num_classes: int, dtype: np.dtype) -> np.ndarray | None:
     if weight is None:
         return None
-    class_weights = np.asarray(weight._data if isinstance(weight, Tensor) else weight, dtype=dtype)
+    class_weights = _real_array(weight, where, "weight", dtype)
     if class_weights.shape != (num_classes,):
         raise ValueError(
             f"{where}: weight must have one entry per class, shape ({num_classes},), "
@@ -293,7 +338,7 @@ def _probability_cross_entropy(
 ) -> Tensor:
     num_classes = input._data.shape[class_dim]
     if not isinstance(target, Tensor):
-        target = np.asarray(target, dtype=input.dtype)
+        target = _real_array(target, "cross_entropy", "target", input.dtype)
     if label_smoothing > 0.0:
         target = target * (1.0 - label_smoothing) + label_smoothing / num_classes
     product = input.log_softmax(class_dim) * target
@@ -310,9 +355,10 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Squared error ``(input - target)**2``, averaged ('mean'), summed ('sum') or per
     element ('none'). ``target`` must have the input's shape (torch would broadcast with a
     warning; here a mismatch is an error, since it is almost always a bug)."""
+    _require_tensor("mse_loss", "input", 1, input)
     _check_reduction("mse_loss", reduction)
     if not isinstance(target, Tensor):
-        target = np.asarray(target, dtype=input.dtype)
+        target = _real_array(target, "mse_loss", "target", input.dtype)
     if target.shape != input.shape:
         raise ValueError(
             f"mse_loss: target of shape {tuple(target.shape)} does not match input of shape {input.shape}; "
@@ -377,8 +423,7 @@ def logsigmoid(input: Tensor) -> Tensor:
 
 
 def _float_input(input: Tensor, where: str) -> Tensor:
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{where}: expected a Tensor, got {type(input).__name__}")
+    _require_tensor(where, "input", 1, input)
     if input._data.dtype.kind != "f":  # torch's class for "not implemented for 'Long'"
         raise NotImplementedError(
             f"{where}: not implemented for dtype {input._data.dtype}; convert with .float()"
@@ -397,6 +442,7 @@ def _maybe_in_place(input: Tensor, result: Tensor, inplace: bool) -> Tensor:
 def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
     """Pad with a constant: ``pad = (left, right)`` for the last dim, then ``(top, bottom)``
     for the one before, and so on; negative amounts crop. Only ``mode='constant'``."""
+    _require_tensor("pad", "input", 1, input)
     if mode != "constant":
         raise NotImplementedError(f"pad: only mode='constant' is supported, got {mode!r}")
     if len(pad) % 2 or len(pad) // 2 > input._data.ndim:
@@ -424,6 +470,7 @@ def layer_norm(
 ) -> Tensor:
     """``(x - mean) / sqrt(var + eps) * weight + bias`` over the last ``len(normalized_shape)``
     dims (biased variance), as ``torch.nn.functional.layer_norm``."""
+    _require_tensor("layer_norm", "input", 1, input)
     shape = tuple(normalized_shape)
     if tuple(input.shape[input._data.ndim - len(shape) :]) != shape or len(shape) > input._data.ndim:
         raise RuntimeError(
@@ -466,6 +513,8 @@ def _attention(
     scale: float | None,
 ) -> tuple[Tensor, Tensor]:
     """The attention output and the weights (after dropout)."""
+    for position, (argument, given) in enumerate((("query", query), ("key", key), ("value", value)), 1):
+        _require_tensor("scaled_dot_product_attention", argument, position, given)
     if is_causal and attn_mask is not None:
         raise RuntimeError("scaled_dot_product_attention: give attn_mask or is_causal, not both")
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
@@ -499,8 +548,9 @@ def _reduce(where: str, losses: Tensor, reduction: str) -> Tensor:
 def _same_shape_target(where: str, input: Tensor, target: Any) -> Any:
     """``target`` as a Tensor or an array of the input's dtype; torch only warns about
     another shape (and broadcasts), here it is a ``ValueError``, as in ``mse_loss``."""
+    _require_tensor(where, "input", 1, input)
     if not isinstance(target, Tensor):
-        target = np.asarray(target, dtype=input.dtype)
+        target = _real_array(target, where, "target", input.dtype)
     elif target._data.dtype != input._data.dtype:
         target = target.to(input.dtype)
     if tuple(target.shape) != tuple(input.shape):
@@ -665,8 +715,11 @@ def embedding(
     ``max_norm``: first rescale, in place and outside the graph, every looked-up row whose
     ``norm_type``-norm exceeds it. ``scale_grad_by_freq``: divide the gradients by the
     indices' frequencies in ``input``. ``sparse=True`` is refused (no sparse gradients)."""
+    _require_tensor("embedding", "weight", 2, weight)
     num_embeddings = weight.shape[0]
-    indices = input._data if isinstance(input, Tensor) else np.asarray(input)
+    # a private copy, checked after copying: the graph keeps it for backward, and a caller
+    # changing their array afterwards must not move the gradient to other rows
+    indices = np.array(input._data if isinstance(input, Tensor) else input, copy=True)
     if indices.dtype.kind not in "iu":
         raise TypeError(
             f"embedding: indices must be integers, got dtype {indices.dtype}; "
