@@ -227,7 +227,7 @@ def test_einsum(equation):
 def test_einsum_implicit_output_and_list_operands():
     a, b = randn(2, 3), randn(3, 4)
     check_op(lambda x, y: tg.einsum("ij,jk", [x, y]), lambda x, y: torch.einsum("ij,jk", [x, y]), [a, b])
-    with pytest.raises(ValueError, match="einsum"):
+    with pytest.raises(RuntimeError, match="einsum"):
         tg.einsum("ii->i", tg.tensor(randn(2, 2)))
 
 
@@ -264,7 +264,7 @@ def test_shape_errors_are_torchs():
         tg.tensor(randn(3)).tril()
     with pytest.raises(RuntimeError, match="topk"):
         t.topk(4)
-    with pytest.raises(IndexError, match="narrow"):
+    with pytest.raises(RuntimeError, match="narrow"):
         t.narrow(1, 2, 2)
     with pytest.raises(RuntimeError, match="masked_fill"):
         t.masked_fill(np.array([1, 0, 1]), 0.0)

@@ -793,7 +793,7 @@ class Tensor:
         """The variance over ``dim``: squared deviations summed and divided by
         ``N - correction`` (``correction=1`` by default; ``unbiased=False`` means 0)."""
         if unbiased is not None and correction is not None:
-            raise ValueError("var: give either unbiased or correction, not both")
+            raise TypeError("var: give either unbiased or correction, not both")
         correction = (1 if unbiased is None or unbiased else 0) if correction is None else correction
         x = _float_only(self, "var")
         deviation = x - x.mean(dim, keepdim=True)
@@ -859,6 +859,12 @@ class Tensor:
     def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
         """Dim ``dim`` split into ``sizes`` (one may be -1)."""
         d = _dim(dim, self._data.ndim, "unflatten")
+        known = int(np.prod([n for n in sizes if n != -1]))
+        if (known != self.shape[d] and -1 not in sizes) or (-1 in sizes and self.shape[d] % max(known, 1)):
+            raise RuntimeError(
+                f"unflatten: provided sizes {list(sizes)} don't multiply up to the size of dim {dim} "
+                f"({self.shape[d]}) in the input tensor"
+            )
         return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1 :])
 
     def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
@@ -890,7 +896,7 @@ class Tensor:
         size = self.shape[d]
         start = start + size if start < 0 else start
         if not (0 <= start <= size and 0 <= length <= size - start):
-            raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({size})")
+            raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({size})")
         return self[(slice(None),) * d + (slice(start, start + length),)]
 
     def gather(self, dim: int, index: TensorLike) -> Tensor:

@@ -42,7 +42,7 @@ class MultiheadAttention(Module):
     ) -> None:
         super().__init__()
         if embed_dim <= 0 or num_heads <= 0 or embed_dim % num_heads:
-            raise ValueError(
+            raise AssertionError(
                 f"MultiheadAttention: embed_dim ({embed_dim}) must be positive and divisible by "
                 f"num_heads ({num_heads})"
             )

@@ -446,7 +446,7 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     if mode != "constant":
         raise NotImplementedError(f"pad: only mode='constant' is supported, got {mode!r}")
     if len(pad) % 2 or len(pad) // 2 > input._data.ndim:
-        raise ValueError(
+        raise RuntimeError(
             f"pad: padding length must be even and at most twice the number of dims ({input._data.ndim}), "
             f"got {len(pad)} values"
         )

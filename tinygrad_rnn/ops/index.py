@@ -167,13 +167,13 @@ def parse_einsum(equation: str, ndims: list[int]) -> tuple[list[str], str]:
     inputs, arrow, output = equation.partition("->")
     terms = inputs.split(",")
     if "." in equation or len(terms) != len(ndims):
-        raise ValueError(
+        raise RuntimeError(
             f"einsum: equation {equation!r} needs one term per operand ({len(ndims)} given); "
             "'...' is not supported, name every dimension with a letter"
         )
     for term, ndim in zip(terms, ndims):
         if len(term) != ndim or len(set(term)) != len(term) or not all(c.isalpha() for c in term):
-            raise ValueError(
+            raise RuntimeError(
                 f"einsum: term {term!r} does not fit an operand with {ndim} dims: give one distinct "
                 "letter per dim (repeated letters within one operand are not supported)"
             )
