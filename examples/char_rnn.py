@@ -77,6 +77,7 @@ class Result(NamedTuple):
     step_losses: list[float]  # training loss of every SGD step (one sentence each)
     predicted: list[str]  # per sentence, the predicted next character at every position
     paths: list[Path]
+    probs: np.ndarray | None = None  # (T, B, V) softmax probabilities after training
     homework: list[HomeworkRun] | None = None  # --homework: the engine's run, then the hand-written one
 
 
@@ -436,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> Result:
         raise SystemExit(f"char_rnn: --truncate must be at least 1, got {args.truncate}")
     if args.homework:
         runs, path = run_homework(args)
-        return Result([], [], [], [path], runs)
+        return Result([], [], [], [path], homework=runs)
     epochs = args.epochs or (40 if args.quick else 100)
     args.hidden = args.hidden or 16
     args.lr = args.lr or 2.5
@@ -464,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> Result:
     title = f"char-RNN on {sentences}: SGD from lr {args.lr:g}, halved when the loss rises"
     paths.append(plot_loss(rows, step_losses, title, out / "char_rnn_loss.png"))
     paths.append(plot_predictions(probs, data, label, out / "char_rnn_predictions.png"))
-    return Result(rows, step_losses, predicted, paths)
+    return Result(rows, step_losses, predicted, paths, probs)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,12 @@ class Data(NamedTuple):
     vocab: tuple[str, ...]
 
 
+class Result(NamedTuple):
+    path: Path  # the bar chart
+    errors: dict[str, dict[str, float]]  # the printed check table: row -> weight -> relative error
+    truncated: dict[str, float] | None  # with --truncate K: bptt(truncate=K) vs full, per weight
+
+
 class Unrolled(NamedTuple):
     hidden: np.ndarray  # (n + 1, H, B); hidden[t] is s_t, hidden[0] = s_0 = 0
     probs: np.ndarray  # (n, D, B); probs[t - 1] is o_t
@@ -555,10 +561,10 @@ def truncation_table(params: Params, data: Data, truncate: int) -> dict[str, dic
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> Path:
+def main(argv: Sequence[str] | None = None) -> Result:
     """Print the gradient check (and truncation) tables, train, write the PNG.
 
-    Returns the path of the PNG.
+    Returns the PNG's path and the numbers it plots.
     """
     args = parse_args(argv)
     args.steps = (20 if args.quick else 100) if args.steps is None else args.steps
@@ -597,7 +603,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     path = args.out / "manual_bptt_errors.png"
     plot_errors(rows["bptt vs finite diff"], rows["homework vs finite diff"], path, truncated, args.truncate)
     print(f"\nwrote {path}")
-    return path
+    return Result(path, rows, truncated)
 
 
 if __name__ == "__main__":
