@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from .. import engine
-from ..engine import Op, topological_order
+from ..engine import Op, grad_key, topological_order
 from ..nn.module import Parameter
 from ..tensor import Tensor
 
@@ -176,7 +176,7 @@ def build_graph(
     """Walk the graph behind ``roots`` into a :class:`GraphModel` (options as ``viz.draw``)."""
     tensors = flatten_roots(roots)
     names = {id(t): name for name, t in (params or {}).items()}
-    ops = topological_order([t._op for t in tensors if t._op is not None])
+    ops = topological_order([t.op for t in tensors if t.op is not None])
     grads = _gradients(tensors, ops) if show_grad else {}
 
     # Who uses what: the scopes of the ops consuming each op's output and each leaf. An op's
@@ -196,11 +196,11 @@ def build_graph(
                 users.setdefault(id(source), []).append(op.scope)
     root_labels: dict[int, str] = {}  # id(op) or id(leaf) -> "output", or "output 2" of several
     for i, t in enumerate(tensors):
-        if t._op is not None:
-            output_of[id(t._op)] = t
+        if t.op is not None:
+            output_of[id(t.op)] = t
         else:
             leaves.setdefault(id(t), t)
-        root_labels[id(t._op) if t._op is not None else id(t)] = (
+        root_labels[grad_key(t)] = (
             "output" if len(tensors) == 1 else f"output {i + 1}"
         )
 
@@ -272,9 +272,9 @@ def _add_leaf(
     node_id = f"leaf{len(model.nodes)}"
     scope = _common_prefix(user_scopes)
     detail = ""
-    if t._detached_from is not None:
+    if t.detached_from is not None:
         kind = GHOST
-        op_name, op_scope = t._detached_from
+        op_name, op_scope = t.detached_from
         detail = f"detached from {op_name}" + (f" in {'/'.join(op_scope)}" if op_scope else "")
     elif isinstance(t, Parameter) or id(t) in names or t.requires_grad:
         kind = PARAMETER
@@ -320,7 +320,7 @@ def _gradients(roots: list[Tensor], ops: list[Op]) -> dict[int, Any]:
             "build the graph from tensors with requires_grad=True (e.g. a model's parameters)"
         )
     for op in ops:
-        if op.saved is engine._FREED:
+        if op.freed:
             raise RuntimeError(
                 f"draw(show_grad=True): the graph's saved arrays were freed by a backward() "
                 f"(first freed op: {op.describe()}); draw before calling backward(), or call "
