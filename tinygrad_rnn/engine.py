@@ -41,6 +41,7 @@ class _Flags(threading.local):
     scope: tuple[str, ...] = ()  # the current scope path, recorded by every op
     anomaly = False  # check every forward and backward result for NaN/Inf
     differentiable_backward = False  # inside a create_graph=True backward walk
+    tracer: Any = None  # a jit.Trace recording what runs (tinygrad_rnn.compile)
 
 
 flags = _Flags()
@@ -348,6 +349,8 @@ class Op:
                 ctx._versions = ()
         if out.base is not None:  # a view shares its base's version counter, as in torch
             _share_version(result, out.base, args)
+        if flags.tracer is not None:
+            flags.tracer.record(cls, args, result)
         return result
 
     def _resolve_saved(self, args: Sequence[Any], arrays: Sequence[Any], result: Tensor) -> None:
@@ -537,10 +540,16 @@ def run_backward(
             leaves[id(root)] = root
         grads.add(grad_key(root), g)
     found: dict[int, Any] = {}
-    previous = flags.differentiable_backward, flags.grad_enabled
+    order = topological_order([r._op for r in roots if r._op is not None])
+    if flags.tracer is not None:
+        flags.tracer.record_backward(
+            roots, root_grads, order, create_graph or capture is not None or capture_all
+        )
+    previous = flags.differentiable_backward, flags.grad_enabled, flags.tracer
     flags.differentiable_backward = flags.grad_enabled = create_graph
+    flags.tracer = None  # a create_graph backward's ops are not part of a trace
     try:
-        for op in reversed(topological_order([r._op for r in roots if r._op is not None])):
+        for op in reversed(order):
             grad_output, _ = grads.pop(id(op))
             if grad_output is None:
                 continue
@@ -556,7 +565,7 @@ def run_backward(
             if not retain_graph:
                 op.saved = FREED
     finally:
-        flags.differentiable_backward, flags.grad_enabled = previous
+        flags.differentiable_backward, flags.grad_enabled, flags.tracer = previous
 
     for key, leaf in leaves.items():
         g, owned = grads.pop(key)

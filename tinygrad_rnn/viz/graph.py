@@ -200,9 +200,7 @@ def build_graph(
             output_of[id(t.op)] = t
         else:
             leaves.setdefault(id(t), t)
-        root_labels[grad_key(t)] = (
-            "output" if len(tensors) == 1 else f"output {i + 1}"
-        )
+        root_labels[grad_key(t)] = "output" if len(tensors) == 1 else f"output {i + 1}"
 
     model = GraphModel(show_grad=show_grad)
     node_of: dict[int, str] = {}  # id(op) or id(leaf) -> the node its value flows out of
