@@ -450,6 +450,8 @@ def main(argv: Sequence[str] | None = None) -> Result:
     tg.manual_seed(args.seed)
     model = CharRNN(len(data.vocab), args.hidden)
     print(f"vocabulary ({len(data.vocab)}): {' '.join(data.vocab)}; sentences {' and '.join(SENTENCES)}")
+    targets = " and ".join("".join(data.vocab[i] for i in data.targets[:, b]) for b in range(len(SENTENCES)))
+    print(f"targets, as in the homework (one cycle across both sentences: 英 -> 夏, 恼 -> 你): {targets}")
     print(f"model: {model}")
     paths = render_graphs(model, data, graph_label, out)
 

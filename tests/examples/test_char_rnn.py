@@ -66,6 +66,8 @@ def test_no_character_is_drawn_as_a_missing_glyph(quick_run):
 def test_prints_the_loss_table_and_the_predictions(tmp_path, capsys):
     char_rnn.main(["--quick", "--epochs", "10", "--out", str(tmp_path / "new")])
     printed = capsys.readouterr().out
+    assert "targets, as in the homework (one cycle across both sentences: 英 -> 夏, 恼 -> 你)" in printed
+    assert "好李焕英夏 and 洛特烦恼你" in printed
     assert "epoch      loss      lr  right" in printed
     assert "lr halved to 1.25" in printed
     assert "你->" in printed and "恼->" in printed
