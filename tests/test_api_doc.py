@@ -43,6 +43,7 @@ def public_names() -> dict[str, list[str]]:
         "tinygrad_rnn.nn.functional": _exported(functional),
         "tinygrad_rnn.nn.init": _exported(init),
         "tinygrad_rnn.nn.utils": _exported(utils),
+        "tinygrad_rnn.nn.utils.rnn": _exported(utils.rnn),
         "tinygrad_rnn.nn.recurrent": _exported(recurrent),
         "tinygrad_rnn.optim": _exported(optim),
         "tinygrad_rnn.optim.lr_scheduler": _exported(lr_scheduler),

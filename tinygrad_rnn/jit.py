@@ -186,7 +186,7 @@ class Trace:
         grads.add(root_step, seed.copy())
         leaf_keys: dict[int, Tensor] = {}
         for k in order:
-            g, _ = grads.pop(k)
+            g = grads.pop(k)
             if g is None:
                 continue
             for target, g_in in zip(self.grad_targets[k], _input_grads(contexts[k], g, False)):
@@ -202,7 +202,8 @@ class Trace:
                 else:
                     grads.add(where, g_in)
         for key, leaf in leaf_keys.items():
-            g, owned = grads.pop(key)
+            owned = grads.owns(key)
+            g = grads.pop(key)
             if accumulate:
                 _accumulate_leaf(leaf, g, False, owned)
             else:

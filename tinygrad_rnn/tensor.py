@@ -841,13 +841,13 @@ def _promoted(a: Any, b: Any, floating: bool = False) -> tuple[Any, Any]:
     """``a`` and ``b`` brought to their torch result dtype (a float one for true division)."""
     # the common cases first (this runs for every arithmetic op): nothing to convert
     if isinstance(a, Tensor):
-        kind = a._data.dtype.kind
+        dtype = a._data.dtype
         if isinstance(b, Tensor):
-            if b._data.dtype == a._data.dtype and (kind == "f" or not floating):
+            if b._data.dtype is dtype and (dtype.kind == "f" or not floating):
                 return a, b
-        elif type(b) is float and kind == "f":
+        elif type(b) is float and dtype.kind == "f":
             return a, b
-    elif isinstance(b, Tensor) and type(a) is float and b._data.dtype.kind == "f":
+    elif type(a) is float and isinstance(b, Tensor) and b._data.dtype.kind == "f":
         return a, b
     if isinstance(a, np.generic):
         a = a.item()

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import ops
 from ..creation import generator
+from ..engine import no_grad
 from ..tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -216,3 +217,94 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     if reduction == "none":
         return squared
     return squared.sum() if reduction == "sum" else squared.mean()
+
+
+# --------------------------------------------------------------------------- embedding
+
+
+class EmbeddingLookup(ops.GetItem):
+    """``weight[indices]``, whose gradient skips ``padding_idx`` and, with
+    ``scale_grad_by_freq``, divides each position's gradient by how often its index occurs
+    in ``indices``: the only two ways it differs from an integer ``getitem``, whose
+    (sparse) backward it reuses."""
+
+    name = "embedding"
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, weight: np.ndarray, indices: np.ndarray, padding_idx: int | None, scale_grad_by_freq: bool
+    ) -> np.ndarray:
+        out = ops.GetItem.forward(ctx, weight, indices)
+        scale = np.ones(indices.shape, dtype=weight.dtype)
+        if scale_grad_by_freq:
+            _, inverse, counts = np.unique(indices, return_inverse=True, return_counts=True)
+            scale = scale / counts[inverse.reshape(indices.shape)]
+        if padding_idx is not None:
+            scale[indices == padding_idx] = 0
+        ctx.grad_scale = scale[..., None] if (padding_idx is not None or scale_grad_by_freq) else None
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> tuple[Any, None, None, None]:  # type: ignore[override]
+        if ctx.grad_scale is not None:
+            grad = grad * ctx.grad_scale
+        return ops.GetItem.backward(ctx, grad)[0], None, None, None
+
+
+def _embedding_renorm(weight: Tensor, indices: np.ndarray, max_norm: float, norm_type: float) -> None:
+    """Scale, in place and outside the graph, each row of ``weight`` used by ``indices``
+    whose ``norm_type``-norm exceeds ``max_norm`` down to ``max_norm`` (torch: factor
+    ``max_norm / (norm + 1e-7)``)."""
+    rows = np.unique(indices)
+    table = weight._data
+    norms = np.linalg.norm(table[rows], ord=norm_type, axis=-1)
+    too_long = norms > max_norm
+    if not too_long.any():
+        return
+    rows, norms = rows[too_long], norms[too_long]
+    with no_grad():
+        weight[rows] = table[rows] * (max_norm / (norms + 1e-7))[:, None].astype(table.dtype)
+
+
+def embedding(
+    input: Any,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
+    """Look up rows of ``weight`` ``(num_embeddings, embedding_dim)`` by integer indices
+    ``(*)`` -> ``(*, embedding_dim)``; one ``embedding`` node.
+
+    ``padding_idx``: positions holding it get no gradient (its row still reads as it is).
+    ``max_norm``: first rescale, in place and outside the graph, every looked-up row whose
+    ``norm_type``-norm exceeds it. ``scale_grad_by_freq``: divide the gradients by the
+    indices' frequencies in ``input``. ``sparse=True`` is refused (no sparse gradients)."""
+    num_embeddings = weight.shape[0]
+    indices = input._data if isinstance(input, Tensor) else np.asarray(input)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(
+            f"embedding: indices must be integers, got dtype {indices.dtype}; "
+            "convert them with .astype(np.int64)"
+        )
+    if indices.size:
+        low, high = indices.min(), indices.max()
+        if low < 0 or high >= num_embeddings:
+            bad = low if low < 0 else high
+            raise IndexError(
+                f"embedding: index {bad} is out of range for {num_embeddings} embeddings "
+                f"(valid indices are 0 to {num_embeddings - 1})"
+            )
+    if sparse:
+        raise ValueError(
+            "embedding: sparse=True is not supported (there are no sparse gradients); use sparse=False"
+        )
+    if padding_idx is not None:
+        if not -num_embeddings <= padding_idx < num_embeddings:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        padding_idx %= num_embeddings
+    if max_norm is not None and indices.size:
+        _embedding_renorm(weight, indices, max_norm, norm_type)
+    return EmbeddingLookup.apply(weight, indices, padding_idx, scale_grad_by_freq)

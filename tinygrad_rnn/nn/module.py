@@ -3,7 +3,7 @@ them in and out as a state dict."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -232,3 +232,139 @@ class ModuleList(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
+
+
+def _check_name(owner: str, module: Module, name: Any) -> str:
+    """torch's rules for a sub-module or parameter name given as a key."""
+    if not isinstance(name, str):
+        raise TypeError(f"{owner}: key should be a string, got {type(name).__name__}")
+    if not name:
+        raise KeyError(f"{owner}: a key must not be the empty string")
+    if "." in name:
+        raise KeyError(f"{owner}: a key must not contain a dot, got {name}")
+    if hasattr(module, name) and name not in module._modules and name not in module._parameters:
+        raise KeyError(f"{owner}: attribute {name} already exists; choose another key")
+    return name
+
+
+class ModuleDict(Module):
+    """An ordered dict of modules whose parameters are registered under their keys
+    (``heads.classifier.weight``), as ``torch.nn.ModuleDict``. Built from a dict or an
+    iterable of ``(key, module)`` pairs; keys are strings without ``"."``."""
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict: {type(module).__name__} is not a Module subclass")
+        setattr(self, _check_name("ModuleDict", self, key), module)
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._modules:
+            raise KeyError(key)
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def clear(self) -> None:
+        for key in list(self._modules):
+            delattr(self, key)
+
+    def pop(self, key: str) -> Module:
+        module = self[key]
+        del self[key]
+        return module
+
+    def keys(self) -> KeysView[str]:
+        return self._modules.keys()
+
+    def items(self) -> ItemsView[str, Module]:
+        return self._modules.items()
+
+    def values(self) -> ValuesView[Module]:
+        return self._modules.values()
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add or replace modules from a mapping or from ``(key, module)`` pairs."""
+        if isinstance(modules, Mapping):
+            pairs: Iterable[Any] = modules.items()
+        else:
+            pairs = modules
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(
+                    f"ModuleDict update sequence element #{i} should be a (key, module) pair, "
+                    f"got {type(pair).__name__}"
+                )
+            self[pair[0]] = pair[1]
+
+
+class ParameterList(Module):
+    """A list of parameters registered under ``"0"``, ``"1"``, ..., as
+    ``torch.nn.ParameterList``. A plain Tensor appended becomes a Parameter sharing its
+    memory (as torch wraps it)."""
+
+    def __init__(self, values: Iterable[Tensor] | None = None) -> None:
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    @staticmethod
+    def _as_parameter(value: Any) -> Parameter:
+        if isinstance(value, Parameter):
+            return value
+        if not isinstance(value, Tensor):
+            raise TypeError(f"ParameterList: expected a Parameter or a Tensor, got {type(value).__name__}")
+        parameter = Parameter(np.empty(0, dtype=value.dtype))
+        parameter._data = value._data
+        return parameter
+
+    def append(self, value: Tensor) -> ParameterList:
+        setattr(self, str(len(self._parameters)), self._as_parameter(value))
+        return self
+
+    def extend(self, values: Iterable[Tensor]) -> ParameterList:
+        if isinstance(values, Tensor) or not isinstance(values, Iterable):
+            raise TypeError(
+                f"ParameterList.extend should be called with an iterable, but got {type(values).__name__}"
+            )
+        for value in values:
+            self.append(value)
+        return self
+
+    def _index(self, i: int) -> str:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"ParameterList: index {i} is out of range for {len(self)} parameters")
+        return str(i % len(self))
+
+    def __getitem__(self, i: int) -> Parameter:
+        return self._parameters[self._index(i)]
+
+    def __setitem__(self, i: int, value: Tensor) -> None:
+        setattr(self, self._index(i), self._as_parameter(value))
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())
+
+    def __repr__(self) -> str:
+        lines = [
+            f"({i}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]"
+            for i, p in enumerate(self)
+        ]
+        return "ParameterList(" + "".join("\n    " + line for line in lines) + ("\n)" if lines else ")")
