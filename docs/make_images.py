@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
 import shutil
@@ -30,7 +31,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "docs" / "images"
 EXAMPLES = ROOT / "examples"
 RENDERER = "graphviz-pure"
+SCREEN = (1600, 1000)  # the browser window of the page's screenshot, in px
 
 sys.path.insert(0, str(EXAMPLES))
 sys.path.insert(0, str(ROOT))
@@ -50,8 +52,18 @@ import vanishing_gradients  # noqa: E402
 
 from tinygrad_rnn import cli, viz  # noqa: E402
 
-# name -> (source text, a function writing the picture to a path)
-Pictures = dict[str, tuple[str, Callable[[Path], None] | None]]
+
+class Picture(NamedTuple):
+    """One file of docs/images and its source: ``file`` is written by ``draw`` (None: the
+    source is the picture itself, as for an HTML page), ``source`` is compared by --check."""
+
+    file: str  # e.g. "rnn_5steps.png"
+    source: str  # the text stored as source_file
+    source_file: str  # e.g. "rnn_5steps.dot"
+    draw: Callable[[Path], None] | None
+
+
+Pictures = list[Picture]
 
 
 def rounded(value: Any, tiny: bool = False) -> Any:
@@ -93,25 +105,82 @@ def run_example(main: Callable[[list[str]], Any], args: list[str], out: Path) ->
         return main([*args, "--out", str(out)])
 
 
-def copier(path: Path) -> Callable[[Path], None]:
-    return lambda target: shutil.copyfile(path, target)
+def plot(stem: str, source: str, folder: Path) -> Picture:
+    """A plot an example wrote into ``folder``, with the JSON of its data."""
+    return Picture(
+        f"{stem}.png", source, f"{stem}.json", lambda target: shutil.copyfile(folder / f"{stem}.png", target)
+    )
 
 
 def graph_pictures(out: Path) -> Pictures:
-    """The README's unrolled RNN, as `tinygrad-rnn graph --cell rnn --steps 5 [--grad]` draws it."""
-    pictures: Pictures = {}
-    for name, show_grad in (("rnn_5steps", False), ("rnn_5steps_grad", True)):
-        _, loss = cli.unrolled_loss("rnn", 5)
-        title = "RNN unrolled over 5 steps (hidden size 8); loss = mean(h_n ** 2)"
-        if show_grad:
-            title += "; colour: norm of d loss / d tensor"
-        source = viz.draw(loss, show_grad=show_grad, title=title).source
+    """The pictures of the renderer, with the arguments `tinygrad-rnn gallery` uses, so that
+    both write the same files: each cell of cli.GALLERY plain and coloured by gradient, the
+    interactive page of a 6-step LSTM, a screenshot of it half way through its backward
+    player, and the GIF of a 5-step RNN's backward pass."""
+    pictures: Pictures = []
+    for stem, cell, steps, layers in cli.GALLERY:
+        model, loss = cli.unrolled_loss(cell, steps, layers)
+        shape = f"{layers} layers, " if layers > 1 else ""
+        title = f"{cell.upper()} unrolled over {steps} steps ({shape}hidden size 8); loss = mean(h_n ** 2)"
+        for suffix, show_grad in (("", False), ("_grad", True)):
+            options = {"model": model, "show_grad": show_grad, "title": title}
+            source = viz.draw(loss, **options).source
 
-        def render(path: Path, loss: Any = loss, show_grad: bool = show_grad, title: str = title) -> None:
-            viz.render(loss, path=path, backend=RENDERER, show_grad=show_grad, title=title)
+            def render(path: Path, loss: Any = loss, options: dict[str, Any] = options) -> None:
+                viz.render(loss, path=path, backend=RENDERER, **options)
 
-        pictures[name] = (source, render)
+            pictures.append(Picture(f"{stem}{suffix}.png", source, f"{stem}{suffix}.dot", render))
+
+    model, loss = cli.unrolled_loss("lstm", 6)
+    page = viz.html(loss, path=out / "bptt_lstm_6steps.html", model=model, backend=RENDERER)
+    html = page.read_text(encoding="utf-8")
+    pictures.append(Picture("bptt_lstm_6steps.html", html, "bptt_lstm_6steps.html", None))
+    shot = {"page": "bptt_lstm_6steps.html", "sha256 of the page": hashlib.sha256(html.encode()).hexdigest(),
+            "window": list(SCREEN), "player": "half way through the backward pass"}  # fmt: skip
+    pictures.append(
+        Picture("bptt_page.png", as_json(shot), "bptt_page.json", lambda path: screenshot(page, path))
+    )
+
+    model, loss = cli.unrolled_loss("rnn", 5)
+    frames = viz.draw(loss, model=model, show_grad=True).source  # the graph every frame shows
+
+    def animate(path: Path, loss: Any = loss, model: Any = model) -> None:
+        viz.animate(loss, path=path, model=model, backend=RENDERER)
+
+    pictures.append(Picture("bptt_rnn_5steps.gif", frames, "bptt_rnn_5steps.dot", animate))
     return pictures
+
+
+def screenshot(page: Path, path: Path) -> None:
+    """The page in headless Chromium, its backward player stopped half way. Needs chromium,
+    chromedriver and selenium (the test extra; CI installs the browser); without them the
+    committed screenshot is kept, with a note."""
+    browser, driver_path = (
+        shutil.which("chromium") or shutil.which("chromium-browser"),
+        shutil.which("chromedriver"),
+    )
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+        from selenium.webdriver.common.by import By
+    except ImportError:
+        browser = None
+    if not (browser and driver_path):
+        print(f"note: kept {path.name}: a new screenshot needs chromium, chromedriver and selenium")
+        return
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                     f"--window-size={SCREEN[0]},{SCREEN[1]}", "--disable-dev-shm-usage"):  # fmt: skip
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        driver.get(page.as_uri())
+        for _ in range(driver.execute_script("return window.bptt.phases()") // 2):
+            driver.find_element(By.ID, "next").click()
+        driver.save_screenshot(str(path))
+    finally:
+        driver.quit()
 
 
 def char_rnn_pictures(out: Path) -> Pictures:
@@ -122,14 +191,11 @@ def char_rnn_pictures(out: Path) -> Pictures:
     }
     predictions = {"predicted": result.predicted, "probabilities (T, B, V)": result.probs}
     homework = run_example(char_rnn.main, ["--homework"], out / "homework").homework
-    return {
-        "char_rnn_loss": (as_json(loss), copier(out / "char_rnn" / "char_rnn_loss.png")),
-        "char_rnn_predictions": (as_json(predictions), copier(out / "char_rnn" / "char_rnn_predictions.png")),
-        "char_rnn_homework": (
-            as_json([run._asdict() for run in homework]),
-            copier(out / "homework" / "char_rnn_homework.png"),
-        ),
-    }
+    return [
+        plot("char_rnn_loss", as_json(loss), out / "char_rnn"),
+        plot("char_rnn_predictions", as_json(predictions), out / "char_rnn"),
+        plot("char_rnn_homework", as_json([run._asdict() for run in homework]), out / "homework"),
+    ]
 
 
 def manual_bptt_pictures(out: Path) -> Pictures:
@@ -139,29 +205,22 @@ def manual_bptt_pictures(out: Path) -> Pictures:
         "homework vs finite diff": result.errors["homework vs finite diff"],
         "truncate=2 vs full": result.truncated,
     }
-    return {"manual_bptt_errors": (as_json(plotted, tiny=True), copier(result.path))}
+    return [plot("manual_bptt_errors", as_json(plotted, tiny=True), result.path.parent)]
 
 
 def sine_wave_pictures(out: Path) -> Pictures:
     result = run_example(sine_wave.main, ["--compare-torch"], out / "sine_wave")
     snapshots = [snap._asdict() for snap in result.snapshots]
-    return {
-        "sine_wave_loss": (
-            as_json({"losses": result.losses, "torch_losses": result.torch_losses}),
-            copier(out / "sine_wave" / "sine_wave_loss.png"),
-        ),
-        "sine_wave_predictions": (
-            as_json(snapshots),
-            copier(out / "sine_wave" / "sine_wave_predictions.png"),
-        ),
-    }
+    losses = {"losses": result.losses, "torch_losses": result.torch_losses}
+    return [
+        plot("sine_wave_loss", as_json(losses), out / "sine_wave"),
+        plot("sine_wave_predictions", as_json(snapshots), out / "sine_wave"),
+    ]
 
 
 def vanishing_gradient_pictures(out: Path) -> Pictures:
     result = run_example(vanishing_gradients.main, [], out / "vanishing")
-    return {
-        "vanishing_gradients": (as_json(result.norms), copier(out / "vanishing" / "vanishing_gradients.png"))
-    }
+    return [plot("vanishing_gradients", as_json(result.norms), out / "vanishing")]
 
 
 PRODUCERS = (
@@ -173,32 +232,23 @@ PRODUCERS = (
 )
 
 
-def source_path(name: str, source: str) -> Path:
-    return IMAGES / f"{name}.{'json' if source.lstrip().startswith(('{', '[')) else 'dot'}"
-
-
 def all_pictures(out: Path) -> Pictures:
-    pictures: Pictures = {}
-    for produce in PRODUCERS:
-        pictures.update(produce(out))
-    return pictures
+    return [picture for produce in PRODUCERS for picture in produce(out)]
 
 
 def check(pictures: Pictures) -> list[str]:
-    """Names whose committed source differs from the one just computed, or is missing; and
-    files in docs/images that no picture accounts for."""
+    """Sources that differ from the ones just computed or are missing, pictures that are
+    missing, and files in docs/images that no picture accounts for."""
     problems = []
-    for name, (source, _) in pictures.items():
-        path = source_path(name, source)
-        if not path.exists() or path.read_text(encoding="utf-8") != source:
-            problems.append(f"docs/images/{path.name} differs from what the code produces now")
-        if not (IMAGES / f"{name}.png").exists():
-            problems.append(f"docs/images/{name}.png is missing")
-    expected = {f"{name}.png" for name in pictures} | {
-        source_path(n, s).name for n, (s, _) in pictures.items()
-    }
+    for picture in pictures:
+        path = IMAGES / picture.source_file
+        if not path.exists() or path.read_text(encoding="utf-8") != picture.source:
+            problems.append(f"docs/images/{picture.source_file} differs from what the code produces now")
+        if not (IMAGES / picture.file).exists():
+            problems.append(f"docs/images/{picture.file} is missing")
+    expected = {p.file for p in pictures} | {p.source_file for p in pictures}
     problems += [
-        f"docs/images/{p.name} is made by nothing" for p in IMAGES.iterdir() if p.name not in expected
+        f"docs/images/{p.name} is made by nothing" for p in sorted(IMAGES.iterdir()) if p.name not in expected
     ]
     return problems
 
@@ -220,11 +270,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("regenerate with: python docs/make_images.py (and commit docs/images)", file=sys.stderr)
             return 1 if problems else 0
         IMAGES.mkdir(exist_ok=True)
-        for name, (source, draw) in pictures.items():
-            source_path(name, source).write_text(source, encoding="utf-8")
-            if draw is not None:
-                draw(IMAGES / f"{name}.png")
-            print(f"wrote docs/images/{name}.png and {source_path(name, source).name}")
+        for picture in pictures:
+            (IMAGES / picture.source_file).write_text(picture.source, encoding="utf-8")
+            if picture.draw is not None:
+                picture.draw(IMAGES / picture.file)
+            print(f"wrote docs/images/{picture.file} ({picture.source_file})")
     return 0
 
 

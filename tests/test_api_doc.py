@@ -11,7 +11,7 @@ import tinygrad_rnn
 from tinygrad_rnn import autograd, cli, nn, optim, viz
 from tinygrad_rnn.nn import functional, init, recurrent, utils
 from tinygrad_rnn.optim import lr_scheduler
-from tinygrad_rnn.viz import backends, dot, graph
+from tinygrad_rnn.viz import backends, dot, gif, graph, page, trace
 
 API_DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 
@@ -51,6 +51,10 @@ def public_names() -> dict[str, list[str]]:
         "tinygrad_rnn.viz.backends": _exported(backends),
         "tinygrad_rnn.viz.graph": _exported(graph),
         "tinygrad_rnn.viz.dot": _exported(dot),
+        "tinygrad_rnn.viz.trace": _exported(trace),
+        "tinygrad_rnn.viz.page": _exported(page),
+        "tinygrad_rnn.viz.gif": _exported(gif),
+        "viz.Picture": _members(dot.Picture),
         "tinygrad_rnn.cli": _exported(cli),
         "Tensor": _members(tinygrad_rnn.Tensor),
         "Op": _members(tinygrad_rnn.Op),

@@ -71,7 +71,7 @@ class device:  # noqa: N801 - named like torch.device
 
 CPU = device("cpu")
 
-_KINDS = "biuf"  # the numpy kinds a tensor may hold: bool, ints, floats (complex too, no grad)
+_PLAIN_DTYPES = (np.dtype(DEFAULT_DTYPE), np.dtype(np.int64), np.dtype(np.bool_))  # unsaid in repr
 
 
 def _check_kind(array: np.ndarray, source: Any) -> None:
@@ -357,7 +357,7 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extras = []
-        if self._data.dtype != DEFAULT_DTYPE:
+        if self._data.dtype not in _PLAIN_DTYPES:  # as torch: the default dtypes go unsaid
             extras.append(f"dtype={self._data.dtype}")
         if self._op is not None:
             extras.append(f"op={self._op.name}")

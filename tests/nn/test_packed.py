@@ -329,7 +329,7 @@ def test_the_rendered_graph_labels_each_steps_state_with_the_running_batch():
     gru = nn.GRU(IN, H)
     packed = ornn.pack_sequence([tg.randn(n, IN) for n in LENGTHS_SORTED])
     _, h_n = gru(packed)
-    model = viz.build_graph(h_n)
+    model = viz.build_graph(h_n, fold=False)
     shapes = {
         node.name: node.shape for node in model.nodes.values() if node.name and node.name.startswith("h_")
     }

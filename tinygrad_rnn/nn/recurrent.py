@@ -82,6 +82,12 @@ State = Union[Tensor, tuple[Tensor, Tensor]]
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell", "gru_step", "lstm_step", "rnn_step"]
 
 
+def _named(tensor: Tensor, name: str) -> Tensor:
+    """``tensor`` with a name for pictures (a given initial state's slice: ``h_0``)."""
+    tensor.name = name
+    return tensor
+
+
 def _label(state: State, step: int) -> None:
     """Name a step's hidden state h_k (and cell state c_k), as a rendered graph shows them."""
     if isinstance(state, tuple):
@@ -123,6 +129,7 @@ def lstm_step(
     hidden, cell = state
     gates = gates_x + Linear.apply(hidden, weight_hh, bias_hh)
     in_gate, forget_gate, candidate, out_gate = gates.chunk(4, -1)
+    in_gate.name, forget_gate.name, candidate.name, out_gate.name = "i", "f", "g", "o"  # for pictures
     cell = forget_gate.sigmoid() * cell + in_gate.sigmoid() * candidate.tanh()
     hidden = out_gate.sigmoid() * cell.tanh()
     if weight_hr is not None:
@@ -140,6 +147,9 @@ def gru_step(gates_x: Tensor, hidden: Tensor, weight_hh: Tensor, bias_hh: Tensor
     where x_* are the slices of ``gates_x`` and h_* those of ``h @ weight_hh.T + bias_hh``."""
     x_reset, x_update, x_new = gates_x.chunk(3, -1)
     h_reset, h_update, h_new = Linear.apply(hidden, weight_hh, bias_hh).chunk(3, -1)
+    # named for pictures: gate letter, then where the slice comes from (input x or state h)
+    x_reset.name, x_update.name, x_new.name = "r_x", "z_x", "n_x"
+    h_reset.name, h_update.name, h_new.name = "r_h", "z_h", "n_h"
     reset = (x_reset + h_reset).sigmoid()
     update = (x_update + h_update).sigmoid()
     new = (x_new + reset * h_new).tanh()
@@ -576,10 +586,13 @@ class _RNNBase(Module):
         (T, B, H) or (T, H) and the final state."""
         steps = x.shape[0]
         gates_x = Linear.apply(x, weight_ih, bias_ih)  # (T, B, gates*H): every step in one matmul
+        gates_x.name = "x W_ih^T + b_ih"  # names for pictures, in the docs' notation
         outputs: list[Tensor] = [None] * steps  # type: ignore[list-item]
         for t in reversed(range(steps)) if reverse else range(steps):
             with scope(f"t={t + 1}"):
-                state = self._step(gates_x[t], state, weight_hh, bias_hh, weight_hr)
+                step_input = gates_x[t]
+                step_input.name = f"x_{t + 1} W_ih^T + b_ih"
+                state = self._step(step_input, state, weight_hh, bias_hh, weight_hr)
             _label(state, t + 1)
             outputs[t] = self._output_of(state)
         return stack(outputs, 0), state
@@ -695,8 +708,13 @@ class _RNNBase(Module):
     def _expected_hidden(self, batch: tuple[int, ...], size: int | None = None) -> tuple[int, ...]:
         return (self.num_layers * self.num_directions, *batch, size or self.hidden_size)
 
-    def _zeros(self, input: Tensor, batch: tuple[int, ...], size: int | None = None) -> Tensor:
-        return Tensor._make(np.zeros(batch + (size or self.hidden_size,), input.dtype), False, None)
+    def _zeros(
+        self, input: Tensor, batch: tuple[int, ...], size: int | None = None, name: str = "h_0"
+    ) -> Tensor:
+        """A defaulted initial state; its own tensor per use, so a picture draws h_0 and c_0 apart."""
+        zeros = Tensor._make(np.zeros(batch + (size or self.hidden_size,), input.dtype), False, None)
+        zeros.name = name
+        return zeros
 
 
 def _index_state(state: State, index: Any) -> State:
@@ -727,13 +745,13 @@ class _SingleStateBase(_RNNBase):
     ) -> list[State]:
         count = self.num_layers * self.num_directions
         if hx is None:
-            return [self._zeros(input, batch)] * count
+            return [self._zeros(input, batch) for _ in range(count)]
         if isinstance(hx, tuple):
             raise TypeError(
                 f"{type(self).__name__}: hx must be a Tensor, got a tuple (that is an LSTM's (h, c))"
             )
         self._check_hidden(hx, self._expected_hidden(batch), batched, "hx")
-        return [hx[i] for i in range(count)]
+        return [_named(hx[i], "h_0") for i in range(count)]
 
 
 class RNN(_SingleStateBase):
@@ -863,15 +881,16 @@ class LSTM(_RNNBase):
     ) -> list[State]:
         count = self.num_layers * self.num_directions
         if hx is None:
-            cell = self._zeros(input, batch)
-            hidden = self._zeros(input, batch, self.proj_size) if self.proj_size else cell
-            return [(hidden, cell)] * count
+            return [
+                (self._zeros(input, batch, self.proj_size or None), self._zeros(input, batch, None, "c_0"))
+                for _ in range(count)
+            ]
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise TypeError("LSTM: hx must be a tuple (h_0, c_0) of two tensors")
         self._check_hidden(hx[0], self._expected_hidden(batch, self._output_size), batched, "hx[0]")
         self._check_hidden(hx[1], self._expected_hidden(batch), batched, "hx[1]")
         h0, c0 = hx
-        return [(h0[i], c0[i]) for i in range(count)]
+        return [(_named(h0[i], "h_0"), _named(c0[i], "c_0")) for i in range(count)]
 
     def _final_state(self, finals: list[State]) -> State:
         return stack([h for h, _ in finals], 0), stack([c for _, c in finals], 0)
