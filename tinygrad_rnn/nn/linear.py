@@ -11,7 +11,13 @@ from .. import ops
 from ..engine import no_grad
 from ..tensor import DEFAULT_DTYPE, Tensor
 from . import init
-from .functional import _check_dropout_probability, _dtype_mismatch_message, dropout, embedding
+from .functional import (
+    _check_dropout_probability,
+    _dtype_mismatch_message,
+    _require_tensor,
+    dropout,
+    embedding,
+)
 from .module import Module, Parameter
 
 
@@ -40,6 +46,7 @@ class Linear(Module):
             self.bias = None
 
     def forward(self, input: Tensor) -> Tensor:
+        _require_tensor("Linear", "input", 1, input)
         weight = self.weight
         if input._data.dtype != weight._data.dtype:
             raise TypeError(_dtype_mismatch_message("Linear", input._data.dtype, weight._data.dtype))

@@ -70,10 +70,11 @@ from typing import Any, Union
 
 import numpy as np
 
+from ..creation import generator
 from ..engine import scope
-from ..ops import Linear, cat, stack
+from ..ops import cat, linalg, stack
 from ..tensor import Tensor
-from . import functional, init
+from . import functional
 from .module import Module, Parameter
 from .utils.rnn import PackedSequence
 
@@ -107,7 +108,7 @@ def rnn_step(
     gates_x: Tensor, hidden: Tensor, weight_hh: Tensor, bias_hh: Tensor | None, nonlinearity: str
 ) -> Tensor:
     """Elman step: ``h' = act(gates_x + h @ weight_hh.T + bias_hh)``; hidden (B, H) or (H,)."""
-    pre = gates_x + Linear.apply(hidden, weight_hh, bias_hh)
+    pre = gates_x + linalg.Linear.apply(hidden, weight_hh, bias_hh)
     return pre.tanh() if nonlinearity == "tanh" else pre.relu()
 
 
@@ -127,13 +128,13 @@ def lstm_step(
     ``state`` is (h, c), each (B, H) or (H,) (h: (B, P) with a projection of size P);
     returns (h', c')."""
     hidden, cell = state
-    gates = gates_x + Linear.apply(hidden, weight_hh, bias_hh)
+    gates = gates_x + linalg.Linear.apply(hidden, weight_hh, bias_hh)
     in_gate, forget_gate, candidate, out_gate = gates.chunk(4, -1)
     in_gate.name, forget_gate.name, candidate.name, out_gate.name = "i", "f", "g", "o"  # for pictures
     cell = forget_gate.sigmoid() * cell + in_gate.sigmoid() * candidate.tanh()
     hidden = out_gate.sigmoid() * cell.tanh()
     if weight_hr is not None:
-        hidden = Linear.apply(hidden, weight_hr, None)
+        hidden = linalg.Linear.apply(hidden, weight_hr, None)
     return hidden, cell
 
 
@@ -146,7 +147,7 @@ def gru_step(gates_x: Tensor, hidden: Tensor, weight_hh: Tensor, bias_hh: Tensor
 
     where x_* are the slices of ``gates_x`` and h_* those of ``h @ weight_hh.T + bias_hh``."""
     x_reset, x_update, x_new = gates_x.chunk(3, -1)
-    h_reset, h_update, h_new = Linear.apply(hidden, weight_hh, bias_hh).chunk(3, -1)
+    h_reset, h_update, h_new = linalg.Linear.apply(hidden, weight_hh, bias_hh).chunk(3, -1)
     # named for pictures: gate letter, then where the slice comes from (input x or state h)
     x_reset.name, x_update.name, x_new.name = "r_x", "z_x", "n_x"
     h_reset.name, h_update.name, h_new.name = "r_h", "z_h", "n_h"
@@ -196,15 +197,33 @@ def _require_tensor(owner: str, what: str, value: object) -> Tensor:
     return value
 
 
+_INIT_CHUNK = 1 << 16  # elements drawn at a time
+
+
 def _uniform_init(module: Module, hidden_size: int) -> None:
-    """torch's init for every recurrent weight and bias: U(-1/sqrt(H), 1/sqrt(H))."""
+    """torch's init for every recurrent weight and bias: U(-1/sqrt(H), 1/sqrt(H)).
+
+    The same numbers as ``init.uniform_`` (the generator draws them in the same order), but
+    written into each parameter's own array a chunk at a time: drawing a whole float64 array
+    and casting it would briefly need three times a float32 weight's size on top of it
+    (4x in all for ``RNN(10, 8000)``'s 8000 x 8000 ``weight_hh``)."""
     bound = 1.0 / math.sqrt(hidden_size)
+    rng = generator()
     for p in module.parameters():
-        init.uniform_(p, -bound, bound)
+        if not (p._data.flags.c_contiguous and p._data.flags.writeable):
+            p._data = np.empty(p.shape, dtype=p.dtype)
+        flat = p._data.reshape(-1)
+        for start in range(0, flat.size, _INIT_CHUNK):
+            stop = min(start + _INIT_CHUNK, flat.size)
+            flat[start:stop] = rng.uniform(-bound, bound, stop - start)
 
 
 def _new_parameter(*shape: int) -> Parameter:
-    return Parameter(np.empty(shape, dtype=np.float32))
+    """A float32 parameter whose array ``_uniform_init`` fills; made around an empty array
+    rather than from one, since the constructor would copy the whole uninitialised array."""
+    parameter = Parameter(np.empty(0, dtype=np.float32))
+    parameter._data = np.empty(shape, dtype=np.float32)
+    return parameter
 
 
 # --------------------------------------------------------------------------- cells
@@ -270,7 +289,7 @@ class _CellBase(Module):
         return Tensor._make(np.zeros(input.shape[:-1] + (self.hidden_size,), input.dtype), False, None)
 
     def _gates_x(self, input: Tensor) -> Tensor:
-        return Linear.apply(input, self.weight_ih, self.bias_ih)
+        return linalg.Linear.apply(input, self.weight_ih, self.bias_ih)
 
 
 class RNNCell(_CellBase):
@@ -585,7 +604,7 @@ class _RNNBase(Module):
         """Unroll one direction of one layer over x (T, B, in) or (T, in); return the outputs
         (T, B, H) or (T, H) and the final state."""
         steps = x.shape[0]
-        gates_x = Linear.apply(x, weight_ih, bias_ih)  # (T, B, gates*H): every step in one matmul
+        gates_x = linalg.Linear.apply(x, weight_ih, bias_ih)  # (T, B, gates*H): every step in one matmul
         gates_x.name = "x W_ih^T + b_ih"  # names for pictures, in the docs' notation
         outputs: list[Tensor] = [None] * steps  # type: ignore[list-item]
         for t in reversed(range(steps)) if reverse else range(steps):
@@ -632,7 +651,8 @@ class _RNNBase(Module):
                     index = layer * directions + direction
                     suffix, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr = self._layer_weights(index)
                     with scope(suffix):
-                        gates_x = Linear.apply(x, weight_ih, bias_ih)  # (N, gates*H): all steps at once
+                        # (N, gates*H): all steps at once
+                        gates_x = linalg.Linear.apply(x, weight_ih, bias_ih)
                         run = self._run_packed_reverse if direction else self._run_packed_forward
                         sequence, final = run(
                             gates_x, initial[index], batch_sizes, weight_hh, bias_hh, weight_hr
