@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 import _common  # noqa: E402
 import char_rnn  # noqa: E402
 import manual_bptt  # noqa: E402
+import seq2seq_attention  # noqa: E402
 import sine_wave  # noqa: E402
 import vanishing_gradients  # noqa: E402
 
@@ -223,12 +224,30 @@ def vanishing_gradient_pictures(out: Path) -> Pictures:
     return [plot("vanishing_gradients", as_json(result.norms), out / "vanishing")]
 
 
+def seq2seq_pictures(out: Path) -> Pictures:
+    result = run_example(seq2seq_attention.main, [], out / "seq2seq")
+    # What the heat maps show, in terms that survive a change of BLAS build: 600 training steps
+    # amplify the last bits of a matrix product (its summation order depends on the number of
+    # threads), so neither the weights' digits nor the accuracy are recorded, nor where the end
+    # token looks (anywhere will do).
+    shown = [
+        {
+            "input": example.digits,
+            "decoded": example.decoded,
+            "attended": example.weights[:-1].argmax(1).tolist(),
+        }
+        for example in result.attention
+    ]
+    return [plot("seq2seq_attention_weights", as_json(shown), out / "seq2seq")]
+
+
 PRODUCERS = (
     graph_pictures,
     char_rnn_pictures,
     manual_bptt_pictures,
     sine_wave_pictures,
     vanishing_gradient_pictures,
+    seq2seq_pictures,
 )
 
 

@@ -37,23 +37,18 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from _common import EXTRA_HINT, add_common_arguments, output_dir, plt, save_figure
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim, viz
 from tinygrad_rnn.nn import functional as F  # noqa: N812 - torch's usual alias
 from tinygrad_rnn.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-try:  # matplotlib is optional here: without it, everything but the heat map runs
-    import _common
-except ImportError:
-    _common = None  # type: ignore[assignment]
-
 DIGITS = 10
 PAD, START, END = 10, 11, 12  # input padding, the decoder's first input, the end of the output
 VOCAB = 13
 IGNORE = -100  # padded target positions: skipped by the loss
 MIN_LENGTH, MAX_LENGTH = 3, 8
-MATPLOTLIB_HINT = 'pip install "tinygrad_rnn[examples]"'
 
 
 class Batch(NamedTuple):
@@ -69,12 +64,18 @@ def make_batch(rng: np.random.Generator, size: int, lengths: Sequence[int] | Non
     the longest."""
     if lengths is None:
         lengths = rng.integers(MIN_LENGTH, MAX_LENGTH + 1, size).tolist()
-    longest = max(lengths)
+    return batch_of([rng.integers(0, DIGITS, length).tolist() for length in lengths])
+
+
+def batch_of(strings: Sequence[Sequence[int]]) -> Batch:
+    """The batch of the given digit strings, padded to the longest."""
+    lengths = [len(digits) for digits in strings]
+    size, longest = len(strings), max(lengths)
     inputs = np.full((size, longest), PAD, dtype=np.int64)
     decoder_inputs = np.full((size, longest + 1), END, dtype=np.int64)
     targets = np.full((size, longest + 1), IGNORE, dtype=np.int64)
-    for row, length in enumerate(lengths):
-        digits = rng.integers(0, DIGITS, length)
+    for row, digits in enumerate(strings):
+        length = len(digits)
         inputs[row, :length] = digits
         decoder_inputs[row, 0] = START
         decoder_inputs[row, 1 : length + 1] = digits[::-1]
@@ -168,11 +169,18 @@ def accuracy(model: Seq2Seq, batch: Batch) -> tuple[float, float]:
     return float(right.all(1).mean()), float(right[scored].mean())
 
 
+class Attention(NamedTuple):
+    digits: list[int]  # the input string
+    decoded: list[str]  # the greedy output tokens
+    weights: np.ndarray  # (output steps, input digits)
+
+
 class Result(NamedTuple):
     losses: list[float]
     sequence_accuracy: float
     token_accuracy: float
     seconds: float
+    attention: list[Attention]  # what the heat maps show
     paths: list[Path]
 
 
@@ -193,36 +201,44 @@ def train(model: Seq2Seq, steps: int, batch_size: int, rng: np.random.Generator)
     return losses
 
 
-def plot_attention(model: Seq2Seq, rng: np.random.Generator, path: Path) -> Path | None:
-    """Heat maps of the attention weights while decoding three strings; None (with a note)
-    without matplotlib."""
+SHOWN = ((4, 2, 7, 3), (9, 1, 8, 3, 0, 5), (6, 1, 5, 2, 9, 7, 8, 4))  # strings for the heat maps
+
+
+def attention_examples(model: Seq2Seq, strings: Sequence[Sequence[int]] = SHOWN) -> list[Attention]:
+    """Greedy decoding of each string alone, with its attention weights."""
+    shown = []
+    for digits in strings:
+        batch = batch_of([digits])
+        tokens, weights = model.greedy(batch, len(digits) + 1)
+        shown.append(Attention(batch.inputs[0].tolist(), [_token_text(t) for t in tokens[0]], weights[0]))
+    return shown
+
+
+def plot_attention(examples: Sequence[Attention], path: Path) -> Path | None:
+    """Heat maps of the attention weights while decoding; None (with a note) without
+    matplotlib."""
     if not _matplotlib_available():
-        print(f"matplotlib is not installed: no attention heat map ({MATPLOTLIB_HINT})")
+        print(f"matplotlib is not installed: no attention heat map ({EXTRA_HINT})")
         return None
-    plt = _common.plt
-    lengths = (4, 6, 8)
-    fig, axes = plt.subplots(1, len(lengths), figsize=(4.2 * len(lengths), 4.2))
-    for axis, length in zip(axes, lengths):
-        batch = make_batch(rng, 1, [length])
-        tokens, weights = model.greedy(batch, length + 1)
-        shown = weights[0]  # (output steps, input digits)
-        axis.imshow(shown, cmap="viridis", vmin=0, vmax=1)
-        axis.set_xticks(range(length), [str(d) for d in batch.inputs[0]])
-        axis.set_yticks(range(length + 1), [_token_text(t) for t in tokens[0]])
+    fig, axes = plt.subplots(1, len(examples), figsize=(4.2 * len(examples), 4.2))
+    for axis, example in zip(axes, examples):
+        axis.imshow(example.weights, cmap="viridis", vmin=0, vmax=1)
+        axis.set_xticks(range(len(example.digits)), [str(d) for d in example.digits])
+        axis.set_yticks(range(len(example.decoded)), example.decoded)
         axis.set_xlabel("input digit (encoder step)")
         axis.set_ylabel("output token (decoder step)")
-        axis.set_title(f"{''.join(map(str, batch.inputs[0]))} reversed")
+        axis.set_title(f"{''.join(map(str, example.digits))} reversed")
     fig.suptitle("Attention weights: each output digit looks at its mirror position in the input")
     fig.tight_layout()
-    return _common.save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def _matplotlib_available() -> bool:
     try:
-        import matplotlib  # noqa: F401 - asked again: it may have gone since start-up
+        import matplotlib  # noqa: F401 - only asked: _common imports it when first drawing
     except ImportError:
         return False
-    return _common is not None
+    return True
 
 
 def _token_text(token: int) -> str:
@@ -254,8 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train an encoder-decoder GRU with attention to reverse digit strings; "
         "print its accuracy, plot the attention weights and render the graph."
     )
-    parser.add_argument("--out", type=Path, default=Path("outputs"), help="directory for the pictures")
-    parser.add_argument("--quick", action="store_true", help="a short run that takes a few seconds")
+    add_common_arguments(parser)
     parser.add_argument(
         "--steps", type=int, default=None, help="training steps (default 600, 60 with --quick)"
     )
@@ -278,16 +293,17 @@ def main(argv: Sequence[str] | None = None) -> Result:
     print(
         f"accuracy on 500 new strings: {sequence_acc:.1%} reversed exactly, {token_acc:.1%} of tokens right"
     )
-    args.out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(args.out)
+    attention = attention_examples(model)
     paths = [
         path
         for path in (
-            plot_attention(model, rng, args.out / "seq2seq_attention_weights.png"),
-            render_graph(model, rng, args.out / "seq2seq_attention_graph.png"),
+            plot_attention(attention, out / "seq2seq_attention_weights.png"),
+            render_graph(model, rng, out / "seq2seq_attention_graph.png"),
         )
         if path is not None
     ]
-    return Result(losses, sequence_acc, token_acc, seconds, paths)
+    return Result(losses, sequence_acc, token_acc, seconds, attention, paths)
 
 
 if __name__ == "__main__":

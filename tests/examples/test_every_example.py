@@ -24,8 +24,8 @@ def run(args: list[str], cwd: Path, extra_path: Path | None = None) -> subproces
     )
 
 
-def test_the_examples_are_the_four_documented_ones():
-    assert SCRIPTS == ["char_rnn", "manual_bptt", "sine_wave", "vanishing_gradients"]
+def test_the_examples_are_the_five_documented_ones():
+    assert SCRIPTS == ["char_rnn", "manual_bptt", "seq2seq_attention", "sine_wave", "vanishing_gradients"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
