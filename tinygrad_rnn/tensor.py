@@ -288,6 +288,12 @@ class Tensor:
             )
         return self._data.item()
 
+    def __float__(self) -> builtins.float:
+        return builtins.float(self.item())
+
+    def __int__(self) -> builtins.int:
+        return builtins.int(self.item())
+
     def tolist(self) -> Any:
         return self._data.tolist()
 
@@ -611,10 +617,10 @@ class Tensor:
     clip = clamp
 
     def softmax(self, dim: int) -> Tensor:
-        return ops.Softmax.apply(_float_only(self, "softmax"), dim)
+        return ops.Softmax.apply(_float_only(self, "softmax"), _dim(dim, self._data.ndim, "softmax"))
 
     def log_softmax(self, dim: int) -> Tensor:
-        return ops.LogSoftmax.apply(_float_only(self, "log_softmax"), dim)
+        return ops.LogSoftmax.apply(_float_only(self, "log_softmax"), _dim(dim, self._data.ndim, "log_softmax"))
 
     # ------------------------------------------------------------------ reductions
 
@@ -622,19 +628,29 @@ class Tensor:
         return ops.Sum.apply(self, dim, keepdim)
 
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        if self._data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"mean: could not infer output dtype: the input has dtype {self._data.dtype}, and "
+                "mean needs a floating-point one; convert first with .float() or .double()"
+            )
         return ops.Mean.apply(self, dim, keepdim)
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
         """``max()`` -> the largest element; ``max(dim)`` -> ``(values, indices)``."""
         if dim is None:
             return ops.Max.apply(self)
+        if not isinstance(dim, (builtins.int, np.integer)):
+            raise TypeError(
+                f"max: dim must be one int, got {dim!r}; torch's max reduces one dim at a time "
+                "(for several dims: x.amax(dims) in torch, or max(d) repeatedly, highest d first)"
+            )
         indices = ops.argmax_indices(self._data, dim, keepdim)
         return ops.MaxDim.apply(self, indices, dim, keepdim), Tensor._make(indices, False, None)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        if dim is None:
-            return Tensor._make(np.array(np.argmax(self._data)), False, None)
-        return Tensor._make(ops.argmax_indices(self._data, dim, keepdim), False, None)
+        """The index of the largest value along ``dim``; without dim, the index into the
+        flattened tensor (shaped as 1s per dim with ``keepdim``)."""
+        return Tensor._make(ops.argmax_indices(self._data, dim, keepdim, "argmax"), False, None)
 
     # ------------------------------------------------------------------ shape
 
@@ -655,15 +671,21 @@ class Tensor:
         dim %= ndim
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
-    def squeeze(self, dim: int | None = None) -> Tensor:
+    def squeeze(self, dim: int | Sequence[int] | None = None) -> Tensor:
+        """Drop dims of size 1: all of them, or those among ``dim`` (an int or a tuple)."""
+        ndim = self._data.ndim
         if dim is None:
-            return self.reshape(tuple(n for n in self.shape if n != 1))
-        dim %= max(self._data.ndim, 1)
-        if self._data.ndim == 0 or self.shape[dim] != 1:
-            return self
-        return self.reshape(self.shape[:dim] + self.shape[dim + 1 :])
+            dims = set(range(ndim))
+        else:
+            dims = {_dim(d, ndim, "squeeze") for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+        shape = tuple(n for i, n in enumerate(self.shape) if not (i in dims and n == 1))
+        return self if len(shape) == ndim else self.reshape(shape)
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
+        ndim = self._data.ndim
+        dim0, dim1 = _dim(dim0, ndim, "transpose"), _dim(dim1, ndim, "transpose")
+        if ndim == 0:  # a 0-d tensor takes dims 0 and -1, and stays as it is
+            return self
         return ops.Transpose.apply(self, dim0, dim1)
 
     def permute(self, *dims: Any) -> Tensor:
@@ -687,13 +709,19 @@ class Tensor:
         return ops.GetItem.apply(self, index)
 
     def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]:
-        """Split into ``chunks`` equal pieces along ``dim`` (gates of an LSTM/GRU)."""
-        size = self.shape[dim]
-        if size % chunks:
-            raise ValueError(f"chunk: size {size} of dim {dim} is not divisible by {chunks}")
-        step = size // chunks
-        lead = (slice(None),) * (dim % self._data.ndim)
-        return [self[lead + (slice(i * step, (i + 1) * step),)] for i in range(chunks)]
+        """Split along ``dim`` into pieces of ``ceil(size / chunks)`` (gates of an LSTM/GRU),
+        as torch: the last piece may be shorter, and there may be fewer than ``chunks``."""
+        if self._data.ndim == 0:
+            raise RuntimeError("chunk: expects at least a 1-dimensional tensor, got a 0-d one")
+        if chunks <= 0:
+            raise RuntimeError(f"chunk: expects `chunks` to be greater than 0, got: {chunks}")
+        axis = _dim(dim, self._data.ndim, "chunk")
+        size = self._data.shape[axis]
+        step = -(-size // chunks)
+        lead = (slice(None),) * axis
+        if step == 0:  # an empty dim: chunks empty pieces, as torch
+            return [self[lead + (slice(0, 0),)] for _ in range(chunks)]
+        return [self[lead + (slice(start, start + step),)] for start in range(0, size, step)]
 
     # ------------------------------------------------------------------ linear algebra
 
@@ -722,8 +750,10 @@ def _floating(t: Tensor) -> Tensor:
 
 
 def _float_only(t: Tensor, where: str) -> Tensor:
-    if t._data.dtype.kind not in "fc":
-        raise RuntimeError(f"{where}: not implemented for dtype {t._data.dtype}; convert first with .float()")
+    if t._data.dtype.kind not in "fc":  # NotImplementedError is a RuntimeError, as in torch
+        raise NotImplementedError(
+            f"{where}: not implemented for dtype {t._data.dtype}; convert first with .float()"
+        )
     return t
 
 
@@ -887,7 +917,7 @@ def _check_grad(tensor: Tensor, value: Any) -> Tensor:
     if value.dtype != tensor.dtype:
         raise TypeError(
             f"grad: assigned a gradient of dtype {value.dtype} to a tensor of dtype {tensor.dtype}; "
-            f"convert it first (e.g. .astype(np.{tensor.dtype}))"
+            f"convert it first (e.g. .to(tinygrad_rnn.{tensor.dtype}))"
         )
     return value
 

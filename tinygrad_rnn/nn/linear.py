@@ -78,7 +78,7 @@ class Embedding(Module):
         if indices.dtype.kind not in "iu":
             raise TypeError(
                 f"Embedding: indices must be integers, got dtype {indices.dtype}; "
-                "convert them with .astype(np.int64)"
+                "convert them with .long()"
             )
         if indices.size:
             low, high = indices.min(), indices.max()

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..engine import INPUT, OUTPUT, Op, apply_op
 from ..tensor import Tensor
-from .reduce import sum_to
+from .reduce import ShapeError, sum_to
 
 
 def _raw(x: Any) -> Any:
@@ -22,12 +22,26 @@ def _shape(x: Any) -> tuple[int, ...] | None:
     return x.shape if isinstance(x, np.ndarray) else None
 
 
+def _shapes(a: Any, b: Any) -> tuple[Any, Any]:
+    """The shapes of a binary op's operands, checked to broadcast (torch's RuntimeError)."""
+    a_shape, b_shape = _shape(a), _shape(b)
+    if a_shape is not None and b_shape is not None and a_shape != b_shape:
+        try:
+            np.broadcast_shapes(a_shape, b_shape)
+        except ValueError:
+            raise ShapeError(
+                f"the shapes {a_shape} and {b_shape} cannot broadcast together: each dim, aligned "
+                "from the right, must match or be 1"
+            ) from None
+    return a_shape, b_shape
+
+
 class Add(Op):
     name = "add"
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        ctx.shapes = (_shape(a), _shape(b))
+        ctx.shapes = _shapes(a, b)
         return a + b
 
     @staticmethod
@@ -41,7 +55,7 @@ class Sub(Op):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        ctx.shapes = (_shape(a), _shape(b))
+        ctx.shapes = _shapes(a, b)
         return a - b
 
     @staticmethod
@@ -55,7 +69,7 @@ class Mul(Op):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        ctx.shapes = (_shape(a), _shape(b))
+        ctx.shapes = _shapes(a, b)
         ctx.save_for_backward(INPUT[0], INPUT[1])
         return a * b
 
@@ -73,7 +87,7 @@ class Div(Op):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        ctx.shapes = (_shape(a), _shape(b))
+        ctx.shapes = _shapes(a, b)
         ctx.save_for_backward(INPUT[1], OUTPUT)
         return a / b
 
@@ -92,9 +106,12 @@ class Pow(Op):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        ctx.shapes = (_shape(a), _shape(b))
+        ctx.shapes = _shapes(a, b)
         ctx.save_for_backward(INPUT[0], INPUT[1], OUTPUT)
+        if np.result_type(a, b).kind in "iu" and np.any(np.less(b, 0)):
+            return _integer_pow(a, b)
         return a**b
+
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
@@ -176,7 +193,7 @@ class Abs(Op):
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
-        ctx.sign = np.sign(a)  # a constant: d sign(a)/da = 0
+        ctx.sign = np.nan_to_num(np.sign(a), nan=0.0)  # a constant (0 at NaN, as torch's sgn)
         return np.abs(a)
 
     @staticmethod
@@ -240,3 +257,17 @@ class Clamp(Op):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
         return grad * ctx.inside, None, None
+
+
+def _integer_pow(a: Any, b: Any) -> np.ndarray:
+    """Integer ``a ** b`` with negative exponents, as torch: 1/a**|b| truncated to an
+    integer (so 1, -1 or 0). torch refuses a negative Python number as the exponent."""
+    if not isinstance(b, np.ndarray):
+        raise RuntimeError(
+            f"pow: Integers to negative integer powers are not allowed (exponent {b}); "
+            "use a float base (x.double() ** -1) for a fractional result"
+        )
+    a, b = np.broadcast_arrays(np.asarray(a), b)
+    magnitude = np.where(a == -1, np.where(b % 2 == 0, 1, -1), (a == 1).astype(b.dtype))
+    return np.where(b < 0, magnitude, a ** np.maximum(b, 0)).astype(np.result_type(a, b))
+
