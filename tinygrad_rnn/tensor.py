@@ -401,10 +401,10 @@ class Tensor:
         return ops.Add.apply(*_promoted(other, self))
 
     def __sub__(self, other: TensorLike) -> Tensor:
-        return ops.Sub.apply(*_promoted(self, other))
+        return ops.Sub.apply(*_promoted(*_no_bool_sub(self, other)))
 
     def __rsub__(self, other: TensorLike) -> Tensor:
-        return ops.Sub.apply(*_promoted(other, self))
+        return ops.Sub.apply(*_promoted(*_no_bool_sub(other, self)))
 
     def __mul__(self, other: TensorLike) -> Tensor:
         return ops.Mul.apply(*_promoted(self, other))
@@ -426,14 +426,14 @@ class Tensor:
 
     def __neg__(self) -> Tensor:
         if self._data.dtype.kind == "b":
-            raise TypeError("neg: the `-` operator on a bool tensor is not supported; use ~ instead")
+            raise RuntimeError("neg: the `-` operator on a bool tensor is not supported; use ~ instead")
         return ops.Neg.apply(self)
 
     def __matmul__(self, other: TensorLike) -> Tensor:
-        return ops.MatMul.apply(*_promoted(self, _as_tensor(other)))
+        return ops.MatMul.apply(*_same_dtype_operands(self, _as_tensor(other)))
 
     def __rmatmul__(self, other: TensorLike) -> Tensor:
-        return ops.MatMul.apply(*_promoted(_as_tensor(other), self))
+        return ops.MatMul.apply(*_same_dtype_operands(_as_tensor(other), self))
 
     def add(self, other: Any, alpha: Scalar = 1) -> Tensor:
         return self + (other if alpha == 1 else other * alpha)
@@ -594,7 +594,7 @@ class Tensor:
 
     def abs(self) -> Tensor:
         if self._data.dtype.kind == "b":
-            raise RuntimeError("abs: not implemented for bool tensors; convert first (.int())")
+            raise NotImplementedError("abs: not implemented for bool tensors; convert first (.int())")
         return ops.Abs.apply(self)
 
     __abs__ = abs
@@ -617,10 +617,12 @@ class Tensor:
     clip = clamp
 
     def softmax(self, dim: int) -> Tensor:
-        return ops.Softmax.apply(_float_only(self, "softmax"), _dim(dim, self._data.ndim, "softmax"))
+        dim = _dim(dim, self._data.ndim, "softmax")
+        return ops.Softmax.apply(_float_only(self, "softmax"), dim)
 
     def log_softmax(self, dim: int) -> Tensor:
-        return ops.LogSoftmax.apply(_float_only(self, "log_softmax"), _dim(dim, self._data.ndim, "log_softmax"))
+        dim = _dim(dim, self._data.ndim, "log_softmax")
+        return ops.LogSoftmax.apply(_float_only(self, "log_softmax"), dim)
 
     # ------------------------------------------------------------------ reductions
 
@@ -650,6 +652,8 @@ class Tensor:
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """The index of the largest value along ``dim``; without dim, the index into the
         flattened tensor (shaped as 1s per dim with ``keepdim``)."""
+        if self._data.dtype.kind == "b":
+            raise RuntimeError("argmax: does not support bool input; convert first (.int())")
         return Tensor._make(ops.argmax_indices(self._data, dim, keepdim, "argmax"), False, None)
 
     # ------------------------------------------------------------------ shape
@@ -741,6 +745,27 @@ class Tensor:
 
 def _raw(value: Any) -> Any:
     return value._data if isinstance(value, Tensor) else value
+
+
+def _same_dtype_operands(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """matmul does not promote, as in torch: the operands must have one dtype."""
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(
+            f"matmul: expected both operands to have the same dtype, got {a._data.dtype} and "
+            f"{b._data.dtype}; convert one first (.to(other.dtype), .double(), .float())"
+        )
+    return a, b
+
+
+def _no_bool_sub(a: Any, b: Any) -> tuple[Any, Any]:
+    """torch refuses ``-`` when either side is bool (a bool tensor or a Python bool)."""
+    for x in (a, b):
+        if isinstance(x, (bool, np.bool_)) or (isinstance(x, Tensor) and x._data.dtype.kind == "b"):
+            raise RuntimeError(
+                "sub: the `-` operator with a bool tensor is not supported; to invert a mask use "
+                "`~`, and convert a bool tensor with .int() or .float() to subtract it"
+            )
+    return a, b
 
 
 def _floating(t: Tensor) -> Tensor:

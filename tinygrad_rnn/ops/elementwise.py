@@ -56,6 +56,10 @@ class Sub(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
         ctx.shapes = _shapes(a, b)
+        if np.result_type(a, b).kind == "b":
+            raise RuntimeError(
+                "sub: the `-` operator with two bool tensors is not supported; use `^` (xor) instead"
+            )
         return a - b
 
     @staticmethod
@@ -108,7 +112,10 @@ class Pow(Op):
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
         ctx.shapes = _shapes(a, b)
         ctx.save_for_backward(INPUT[0], INPUT[1], OUTPUT)
-        if np.result_type(a, b).kind in "iu" and np.any(np.less(b, 0)):
+        kind = np.result_type(a, b).kind
+        if kind == "b":
+            raise NotImplementedError("pow: not implemented for bool tensors; convert first (.int())")
+        if kind in "iu" and np.any(np.less(b, 0)):
             return _integer_pow(a, b)
         return a**b
 

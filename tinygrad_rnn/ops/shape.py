@@ -109,6 +109,11 @@ def _normalize_index(index: Any) -> tuple[Any, bool]:
     for p in parts:
         if isinstance(p, Tensor):
             p = p._data
+        elif isinstance(p, slice) and p.step is not None and p.step < 0:
+            raise ValueError(
+                f"getitem: step must be greater than zero, got {p}; torch does not reverse by "
+                "slicing (use x.flip(dim))"
+            )
         elif isinstance(p, (list, tuple)):
             p = np.asarray([q._data if isinstance(q, Tensor) else q for q in p])
             if p.size == 0:
