@@ -217,6 +217,9 @@ EDGE_CASES: dict[str, Callable[..., Any]] = {
         L, lambda L, x: x[0, :, [1, 1, 3]] * L.arange(9.0, dtype=L.float64).reshape(3, 3), np.ones((2, 3, 4))
     ),
     "x[::-1] is refused": lambda L, F: L.arange(4)[::-1],
+    "a mask of the wrong shape": lambda L, F: L.zeros(0, 1)[..., L.tensor([], dtype=L.bool)],
+    "a mask after an int": lambda L, F: L.arange(24).reshape(2, 3, 4)[1, L.tensor([True, False, True])],
+    "a mask of the wrong shape after an int": lambda L, F: L.arange(24).reshape(2, 3, 4)[1, ..., L.tensor([True])],
     "float index tensor": lambda L, F: L.arange(4)[L.tensor([0.0])],
     # integer and mixed arithmetic
     "2 ** int tensor with negatives": lambda L, F: 2 ** L.tensor([-2, -1, 0, 3]),
@@ -294,6 +297,11 @@ EDGE_CASES: dict[str, Callable[..., Any]] = {
     # dtypes and kinds
     "softmax of an int tensor": lambda L, F: L.tensor([1, 2]).softmax(0),
     "relu of a bool tensor": lambda L, F: L.tensor([True]).relu(),
+    "clamp of int and bool tensors promotes with the limits": lambda L, F: (
+        L.tensor([1, -3]).clamp(-0.5, 1.0),
+        L.tensor([1, -3]).clamp(min=0),
+        L.tensor([True, False]).clamp(0.25),
+    ),
     "float16 sigmoid stays float16": lambda L, F: L.tensor([1.0, -2.0], dtype=L.float16).sigmoid(),
     "float() of a one-element tensor": lambda L, F: (float(L.tensor([2.5])), int(L.tensor(3))),
     "tensor(values, dtype=float64) keeps full precision": lambda L, F: L.tensor([0.1, 1e-170], dtype=L.float64),

@@ -611,8 +611,11 @@ class Tensor:
         return ops.ReLU.apply(self)
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - torch's names
-        """Values limited to ``[min, max]`` (either may be None)."""
-        return ops.Clamp.apply(self, min, max)
+        """Values limited to ``[min, max]`` (either may be None); the dtype is promoted
+        with the limits as torch does (an int tensor clamped to 0.5 becomes float32)."""
+        limits = [v for v in (min, max) if v is not None]
+        dtype = result_type(self, *limits) if limits else self._data.dtype
+        return ops.Clamp.apply(_cast(self, dtype), min, max)
 
     clip = clamp
 

@@ -73,17 +73,27 @@ class Mul(Op):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        ctx.shapes = _shapes(a, b)
-        ctx.save_for_backward(INPUT[0], INPUT[1])
+        a_shape, b_shape = ctx.shapes = _shapes(a, b)
+        # save only what backward reads (as torch): with a Python number, that number alone,
+        # so the tensor may be changed in place before backward
+        if b_shape is None:
+            ctx.save_for_backward(INPUT[1])
+        elif a_shape is None:
+            ctx.save_for_backward(INPUT[0])
+        else:
+            ctx.save_for_backward(INPUT[0], INPUT[1])
         return a * b
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
-        a, b = ctx.saved_tensors
+        saved = ctx.saved_tensors
         a_shape, b_shape = ctx.shapes
-        grad_a = None if a_shape is None else sum_to(grad * b, a_shape)
-        grad_b = None if b_shape is None else sum_to(grad * a, b_shape)
-        return grad_a, grad_b
+        if b_shape is None:
+            return sum_to(grad * saved[0], a_shape), None
+        if a_shape is None:
+            return None, sum_to(grad * saved[0], b_shape)
+        a, b = saved
+        return sum_to(grad * b, a_shape), sum_to(grad * a, b_shape)
 
 
 class Div(Op):
@@ -92,13 +102,19 @@ class Div(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
         ctx.shapes = _shapes(a, b)
-        ctx.save_for_backward(INPUT[1], OUTPUT)
+        if ctx.shapes[1] is None:  # divided by a Python number: that number is all backward needs
+            ctx.save_for_backward(INPUT[1])
+        else:
+            ctx.save_for_backward(INPUT[1], OUTPUT)
         return a / b
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
-        b, y = ctx.saved_tensors
         a_shape, b_shape = ctx.shapes
+        if b_shape is None:
+            (b,) = ctx.saved_tensors
+            return sum_to(grad / b, a_shape), None
+        b, y = ctx.saved_tensors
         grad_a = None if a_shape is None else sum_to(grad / b, a_shape)
         # -grad * a / b**2 written as -grad * (a / b) / b: b*b under/overflows for tiny or huge b
         grad_b = None if b_shape is None else sum_to(-grad * y / b, b_shape)
@@ -111,19 +127,26 @@ class Pow(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
         ctx.shapes = _shapes(a, b)
-        ctx.save_for_backward(INPUT[0], INPUT[1], OUTPUT)
+        if ctx.shapes[1] is None:  # a Python exponent: the result is not needed, as in torch
+            ctx.save_for_backward(INPUT[0], INPUT[1])
+        else:
+            ctx.save_for_backward(INPUT[0], INPUT[1], OUTPUT)
         kind = np.result_type(a, b).kind
         if kind == "b":
+            if not isinstance(b, np.ndarray):  # torch's shortcuts for the exponents 1 and 0
+                return a.copy() if b else np.ones_like(a)
             raise NotImplementedError("pow: not implemented for bool tensors; convert first (.int())")
         if kind in "iu" and np.any(np.less(b, 0)):
             return _integer_pow(a, b)
         return a**b
 
-
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
-        a, b, y = ctx.saved_tensors
         a_shape, b_shape = ctx.shapes
+        if b_shape is None:
+            a, b = ctx.saved_tensors
+        else:
+            a, b, y = ctx.saved_tensors
         grad_a = grad_b = None
         if a_shape is not None:
             # d(a**b)/da = b * a**(b-1), and 0 where b == 0 (even at a == 0), as in torch

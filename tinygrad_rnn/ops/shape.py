@@ -147,6 +147,49 @@ def _two_stage(parts: list[Any]) -> TwoStage:
     return TwoStage(tuple(select), tuple(p for p in parts if not _is_int(p)))
 
 
+def _check_masks(shape: tuple[int, ...], index: Any) -> None:
+    """A boolean mask must have the shape of the dims it covers (numpy lets an empty mask
+    through on a dim of size 1; torch does not)."""
+    if isinstance(index, TwoStage):  # the first stage consumed the ints: check the rest on what it left
+        parts = index.index
+        shape = tuple(n for n, p in zip(shape, _expand(index.select, len(shape))) if not _is_int(p))
+    else:
+        parts = index if isinstance(index, tuple) else (index,)
+    dim = 0
+    for p in parts:
+        if p is Ellipsis:
+            dim += len(shape) - sum(_width(q) for q in parts if q is not Ellipsis)
+        elif isinstance(p, np.ndarray) and p.dtype.kind == "b" and p.ndim:
+            if tuple(shape[dim : dim + p.ndim]) != p.shape:
+                raise IndexError(
+                    f"getitem: the shape of the mask {list(p.shape)} does not match the shape "
+                    f"{list(shape[dim : dim + p.ndim])} of the dims it indexes (tensor shape {shape})"
+                )
+            dim += p.ndim
+        else:
+            dim += _width(p)
+
+
+def _width(p: Any) -> int:
+    """How many dims of the tensor one part of an index consumes."""
+    if p is None:
+        return 0
+    if isinstance(p, np.ndarray) and p.dtype.kind == "b":
+        return p.ndim
+    return 1
+
+
+def _expand(select: tuple[Any, ...], ndim: int) -> list[Any]:
+    """The first stage of a ``TwoStage`` with its Ellipsis spelled out, one entry per dim."""
+    out: list[Any] = []
+    for p in select:
+        if p is Ellipsis:
+            out.extend([slice(None)] * (ndim - (len(select) - 1)))
+        else:
+            out.append(p)
+    return out + [slice(None)] * (ndim - len(out))
+
+
 def _take(x: Any, index: Any) -> Any:
     """``x[index]`` for an array or a Tensor, where ``index`` may be a ``TwoStage``."""
     if isinstance(x, Tensor) or not isinstance(index, TwoStage):
@@ -163,6 +206,8 @@ class GetItem(Op):
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, index: Any) -> np.ndarray:
         index, advanced = _normalize_index(index)
+        if advanced:
+            _check_masks(x.shape, index)
         ctx.in_shape = x.shape
         ctx.index = index
         ctx.advanced = advanced
@@ -317,8 +362,11 @@ def cat(tensors: Any, dim: int = 0) -> Any:
                 f"cat: zero-dimensional tensor (at position {position}) cannot be concatenated; "
                 "use stack, or reshape it to (1,) first"
             )
+    tensors = _same_dtype(tensors)
     kept = [t for t in tensors if tuple(t.shape) != (0,)]
-    return Cat.apply(dim, *_same_dtype(kept or tensors[:1]))
+    if not kept:  # only 1-D empty tensors: dim is not checked, as in torch
+        return Cat.apply(0, *tensors[:1])
+    return Cat.apply(dim, *kept)
 
 
 def stack(tensors: Any, dim: int = 0) -> Any:
