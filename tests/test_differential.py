@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_rnn as tg
-import tinygrad_rnn.nn.functional as F
+import tinygrad_rnn.nn.functional as F  # noqa: N812 - the name torch code uses
 
 LIBS = {"ours": tg, "torch": torch}
 FUNCTIONAL = {"ours": F, "torch": torch.nn.functional}
@@ -169,7 +169,10 @@ EDGE_CASES: dict[str, Callable[..., Any]] = {
     "sigmoid of 0-d": lambda L, F: backward_of(L, lambda L, x: x.sigmoid(), 0.3),
     "sum(dim) of 0-d": lambda L, F: backward_of(L, lambda L, x: x.sum(0) + x.sum(-1, keepdim=True), 0.3),
     "mean(dim) of 0-d": lambda L, F: backward_of(L, lambda L, x: x.mean(0), 0.3),
-    "max(dim) of 0-d": lambda L, F: (f64(L, 0.3, False).max(0), backward_of(L, lambda L, x: x.max(-1)[0], 0.3)),
+    "max(dim) of 0-d": lambda L, F: (
+        f64(L, 0.3, False).max(0),
+        backward_of(L, lambda L, x: x.max(-1)[0], 0.3),
+    ),
     "softmax of 0-d": lambda L, F: backward_of(L, lambda L, x: x.softmax(0) * 3, 0.3),
     "log_softmax of 0-d": lambda L, F: backward_of(L, lambda L, x: x.log_softmax(-1) * 3, 0.3),
     "transpose(0, -1) of 0-d": lambda L, F: backward_of(L, lambda L, x: x.transpose(0, -1) * 2, 0.3),
@@ -184,7 +187,9 @@ EDGE_CASES: dict[str, Callable[..., Any]] = {
         L, lambda L, x: x @ L.ones(0, 3, dtype=L.float64), np.zeros((2, 0))
     ),
     "F.linear with an empty contracted dim": lambda L, F: backward_of(
-        L, lambda L, x: F.linear(x, L.ones(3, 0, dtype=L.float64), L.ones(3, dtype=L.float64)), np.zeros((2, 0))
+        L,
+        lambda L, x: F.linear(x, L.ones(3, 0, dtype=L.float64), L.ones(3, dtype=L.float64)),
+        np.zeros((2, 0)),
     ),
     "nn.Linear(0, 3)": lambda L, F: L.nn.Linear(0, 3).double()(L.zeros(2, 0, dtype=L.float64)).shape,
     "t[[]]": lambda L, F: (L.arange(5)[[]], L.zeros(3, 4)[[]].shape),
@@ -210,7 +215,9 @@ EDGE_CASES: dict[str, Callable[..., Any]] = {
     "x[0, :, mask]": lambda L, F: L.arange(24).reshape(2, 3, 4)[0, :, L.tensor([True, False, True, False])],
     "x[idx, :, 0]": lambda L, F: L.arange(24).reshape(2, 3, 4)[[1, 0], :, 0],
     "x[0-d int tensor, :, idx]": lambda L, F: L.arange(24).reshape(2, 3, 4)[L.tensor(1), :, [0, 2]],
-    "x[[[0, 1], [1, 0]]] (a list of lists is a tuple)": lambda L, F: L.arange(6).reshape(3, 2)[[[0, 1], [1, 0]]],
+    "x[[[0, 1], [1, 0]]] (a list of lists is a tuple)": lambda L, F: L.arange(6).reshape(3, 2)[
+        [[0, 1], [1, 0]]
+    ],
     "x[[0, slice, [1, 2]]]": lambda L, F: L.arange(24).reshape(2, 3, 4)[[0, slice(None), [1, 2]]],
     "x[array of arrays] is one index": lambda L, F: L.arange(6).reshape(3, 2)[np.array([[0, 1], [1, 0]])],
     "gradient of x[0, :, idx] with repeats": lambda L, F: backward_of(
@@ -219,13 +226,17 @@ EDGE_CASES: dict[str, Callable[..., Any]] = {
     "x[::-1] is refused": lambda L, F: L.arange(4)[::-1],
     "a mask of the wrong shape": lambda L, F: L.zeros(0, 1)[..., L.tensor([], dtype=L.bool)],
     "a mask after an int": lambda L, F: L.arange(24).reshape(2, 3, 4)[1, L.tensor([True, False, True])],
-    "a mask of the wrong shape after an int": lambda L, F: L.arange(24).reshape(2, 3, 4)[1, ..., L.tensor([True])],
+    "a mask of the wrong shape after an int": lambda L, F: L.arange(24).reshape(2, 3, 4)[
+        1, ..., L.tensor([True])
+    ],
     "float index tensor": lambda L, F: L.arange(4)[L.tensor([0.0])],
     # integer and mixed arithmetic
     "2 ** int tensor with negatives": lambda L, F: 2 ** L.tensor([-2, -1, 0, 3]),
     "int ** negative int tensor": lambda L, F: L.tensor([2, 1, -1, -1, 0]) ** L.tensor([-1, -2, -3, -2, 2]),
     "int tensor ** negative Python int": lambda L, F: L.tensor([2, 1]) ** -1,
-    "np.float32 ** float64 tensor": lambda L, F: backward_of(L, lambda L, x: np.float32(1.1) ** x, [1.0, 2.0]),
+    "np.float32 ** float64 tensor": lambda L, F: backward_of(
+        L, lambda L, x: np.float32(1.1) ** x, [1.0, 2.0]
+    ),
     "-bool tensor": lambda L, F: -L.tensor([True]),
     "bool - bool": lambda L, F: L.tensor([True]) - L.tensor([False]),
     # gradients at special values
@@ -257,11 +268,21 @@ EDGE_CASES: dict[str, Callable[..., Any]] = {
         L, lambda L, x: F.cross_entropy(x, L.tensor([-100, -100])), [[0.0, 1.0], [2.0, 3.0]]
     ),
     "cross_entropy, every target ignored, reduction none and sum": lambda L, F: (
-        backward_of(L, lambda L, x: F.cross_entropy(x, L.tensor([-100, 1]), reduction="none"), [[0.0, 1.0], [2.0, 3.0]]),
-        backward_of(L, lambda L, x: F.cross_entropy(x, L.tensor([-100, -100]), reduction="sum"), [[0.0, 1.0], [2.0, 3.0]]),
+        backward_of(
+            L,
+            lambda L, x: F.cross_entropy(x, L.tensor([-100, 1]), reduction="none"),
+            [[0.0, 1.0], [2.0, 3.0]],
+        ),
+        backward_of(
+            L,
+            lambda L, x: F.cross_entropy(x, L.tensor([-100, -100]), reduction="sum"),
+            [[0.0, 1.0], [2.0, 3.0]],
+        ),
     ),
     # linear
-    "F.linear with a 1-D weight": lambda L, F: backward_of(L, lambda L, x: F.linear(x, x[0] * 1), np.ones((2, 3))),
+    "F.linear with a 1-D weight": lambda L, F: backward_of(
+        L, lambda L, x: F.linear(x, x[0] * 1), np.ones((2, 3))
+    ),
     "F.linear with a 1-D weight and a bias": lambda L, F: F.linear(L.ones(2, 3), L.ones(3), L.ones(())),
     "F.linear of a 0-d input": lambda L, F: F.linear(L.ones(()), L.ones(2, 3)),
     "F.linear with mismatched features": lambda L, F: F.linear(L.ones(2, 4), L.ones(2, 3)),
@@ -304,7 +325,9 @@ EDGE_CASES: dict[str, Callable[..., Any]] = {
     ),
     "float16 sigmoid stays float16": lambda L, F: L.tensor([1.0, -2.0], dtype=L.float16).sigmoid(),
     "float() of a one-element tensor": lambda L, F: (float(L.tensor([2.5])), int(L.tensor(3))),
-    "tensor(values, dtype=float64) keeps full precision": lambda L, F: L.tensor([0.1, 1e-170], dtype=L.float64),
+    "tensor(values, dtype=float64) keeps full precision": lambda L, F: L.tensor(
+        [0.1, 1e-170], dtype=L.float64
+    ),
 }
 
 
@@ -338,7 +361,9 @@ def make(L: Any, array: np.ndarray) -> Any:
     return L.tensor(array, requires_grad=array.dtype.kind == "f")
 
 
-def check_function(fn: Callable[[Any, Any], Any], arrays: list[np.ndarray], second_order: bool = True) -> None:
+def check_function(
+    fn: Callable[[Any, Any], Any], arrays: list[np.ndarray], second_order: bool = True
+) -> None:
     """``fn(module, *tensors)`` on both sides: the forward result (or exception class), the
     gradient of each float input, and, in float64, the second derivative."""
     same_as_torch(lambda L, F: fn(L, *[make(L, a).detach() for a in arrays]))
@@ -357,7 +382,11 @@ def check_function(fn: Callable[[Any, Any], Any], arrays: list[np.ndarray], seco
         first = L.autograd.grad(total, wanted, allow_unused=True, create_graph=create)
         if not create:
             return first, None
-        weighted = [(g * L.tensor(rng.standard_normal(tuple(g.shape)), dtype=g.dtype)).sum() for g in first if g is not None]
+        weighted = [
+            (g * L.tensor(rng.standard_normal(tuple(g.shape)), dtype=g.dtype)).sum()
+            for g in first
+            if g is not None
+        ]
         connected = [c for c in weighted if c.requires_grad]
         if not connected:  # the gradient does not depend on the inputs: no second derivative
             return first, None
@@ -468,6 +497,8 @@ def test_unary_op_matches_torch(name: str, dtype: str, data: Any) -> None:
 )
 def test_op_along_a_dim_matches_torch(name: str, dtype: str, dim: int, keepdim: bool, data: Any) -> None:
     array = data.draw(values(dtype, data.draw(shapes())))
+    if name in ("softmax", "log_softmax") and array.size == 0 and array.dtype.kind != "f":
+        return  # torch skips its dtype check on an empty tensor; here it always applies
     check_function(lambda L, x: WITH_DIM[name](L, x, dim, keepdim), [array])
 
 
@@ -513,8 +544,8 @@ def test_binary_op_with_a_python_number_matches_torch(
     array = data.draw(values(dtype, data.draw(shapes())))
     if op == "**":
         array = np.ones_like(array) if array.dtype.kind == "b" else np.abs(array) + np.array(1, array.dtype)
-        if scalar_first and isinstance(scalar, (int, float)) and scalar < 0:
-            scalar = -scalar
+        if scalar_first and isinstance(scalar, (int, float)) and scalar <= 0:
+            scalar = -scalar or 2  # a positive base: torch's second derivative at 0 ** b is NaN
     if scalar_first:
         check_function(lambda L, x: BINARY[op](scalar, x), [array])
     else:
@@ -522,7 +553,9 @@ def test_binary_op_with_a_python_number_matches_torch(
 
 
 @given(
-    dtypes=st.tuples(st.sampled_from(["float32", "float64", "int64"]), st.sampled_from(["float32", "float64"])),
+    dtypes=st.tuples(
+        st.sampled_from(["float32", "float64", "int64"]), st.sampled_from(["float32", "float64"])
+    ),
     a_shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=3),
     m=st.integers(0, 3),
     b_is_vector=st.booleans(),
@@ -565,7 +598,13 @@ def index_for(draw: Any, shape: tuple[int, ...]) -> tuple[Any, ...]:
         if kind == "int" and n:
             parts.append(draw(st.integers(-n, n - 1)))
         elif kind == "slice":
-            parts.append(slice(draw(st.none() | st.integers(-4, 4)), draw(st.none() | st.integers(-4, 4)), draw(st.sampled_from([None, 1, 2]))))
+            parts.append(
+                slice(
+                    draw(st.none() | st.integers(-4, 4)),
+                    draw(st.none() | st.integers(-4, 4)),
+                    draw(st.sampled_from([None, 1, 2])),
+                )
+            )
         elif kind == "none":
             parts.append(None)
             continue
@@ -632,7 +671,9 @@ def programs(draw: Any) -> list[tuple[str, str, int, int]]:
     for step in range(draw(st.integers(1, 8))):
         available = 3 + step
         if draw(st.booleans()):
-            steps.append(("unary", draw(st.sampled_from(sorted(GRAPH_UNARY))), draw(st.integers(0, available - 1)), 0))
+            steps.append(
+                ("unary", draw(st.sampled_from(sorted(GRAPH_UNARY))), draw(st.integers(0, available - 1)), 0)
+            )
         else:
             steps.append(
                 (
@@ -658,5 +699,7 @@ def run_program(L: Any, program: list[tuple[str, str, int, int]], leaves: list[A
 @given(program=programs(), data=st.data())
 def test_random_graph_with_fan_out_matches_torch(program: Any, data: Any) -> None:
     away_from_kinks = st.floats(0.05, 2.5) | st.floats(-2.5, -0.05)  # of relu, abs and clamp
-    arrays = [data.draw(hnp.arrays(np.float64, shape, elements=away_from_kinks)) for shape in [(3, 4), (4,), ()]]
+    arrays = [
+        data.draw(hnp.arrays(np.float64, shape, elements=away_from_kinks)) for shape in [(3, 4), (4,), ()]
+    ]
     check_function(lambda L, a, b, c: run_program(L, program, [a, b, c]), arrays)

@@ -37,9 +37,7 @@ def scalar_kind(value: Any) -> Any:
 
 
 TENSORS = [tensor_kind(d, z) for d in TENSOR_DTYPES for z in (False, True)]
-SCALARS = [
-    scalar_kind(v) for v in (True, 2, 1.5, np.float32(1.5), np.float64(1.5), np.int64(2), np.int32(3))
-]
+SCALARS = [scalar_kind(v) for v in (True, 2, 1.5, np.float32(1.5), np.float64(1.5), np.int64(2), np.int32(3))]
 KINDS = TENSORS + SCALARS
 
 OPERATORS = {
@@ -60,7 +58,7 @@ def test_operator_result_dtype_and_values_match_torch(op: str, left: Any) -> Non
     failures = []
     for right in TENSORS if left in SCALARS else KINDS:
         try:
-            same_as_torch(lambda L, F: fn(left(L), right(L)), rtol=1e-6, atol=1e-6)
+            same_as_torch(lambda L, F, right=right: fn(left(L), right(L)), rtol=1e-6, atol=1e-6)
         except AssertionError as error:
             failures.append(f"{left.__name__} {op} {right.__name__}: {error}")
     assert not failures, "\n".join(failures)
@@ -72,7 +70,7 @@ def test_in_place_operator_keeps_the_tensor_dtype_or_refuses_as_torch(left: Any,
     failures = []
     for right in KINDS:
 
-        def in_place(L: Any, F: Any) -> Any:
+        def in_place(L: Any, F: Any, right: Any = right) -> Any:
             target = left(L).clone()
             getattr(target, method + "_")(right(L))
             return target

@@ -751,7 +751,9 @@ def _raw(value: Any) -> Any:
 
 
 def _same_dtype_operands(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    """matmul does not promote, as in torch: the operands must have one dtype."""
+    """matmul does not promote, as in torch: the operands must have one dtype (not bool)."""
+    if a._data.dtype.kind == "b" or b._data.dtype.kind == "b":
+        raise NotImplementedError("matmul: not implemented for bool tensors; convert first (.float())")
     if a._data.dtype != b._data.dtype:
         raise RuntimeError(
             f"matmul: expected both operands to have the same dtype, got {a._data.dtype} and "

@@ -77,8 +77,7 @@ class Embedding(Module):
         indices = input._data if isinstance(input, Tensor) else np.asarray(input)
         if indices.dtype.kind not in "iu":
             raise TypeError(
-                f"Embedding: indices must be integers, got dtype {indices.dtype}; "
-                "convert them with .long()"
+                f"Embedding: indices must be integers, got dtype {indices.dtype}; convert them with .long()"
             )
         if indices.size:
             low, high = indices.min(), indices.max()

@@ -73,12 +73,12 @@ class Softmax(Op):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, dim: int) -> np.ndarray:
-        ctx.dim = dim = _axis(x, dim)
+        ctx.dim = axis = _axis(x, dim)
         ctx.save_for_backward(OUTPUT)
         if x.size == 0:  # a dim of size 0: nothing to normalise
             return x.copy()
-        e = np.exp(x - x.max(axis=dim, keepdims=True))
-        return e / e.sum(axis=dim, keepdims=True)
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
@@ -91,12 +91,12 @@ class LogSoftmax(Op):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, dim: int) -> np.ndarray:
-        ctx.dim = dim = _axis(x, dim)
+        ctx.dim = axis = _axis(x, dim)
         ctx.save_for_backward(OUTPUT)
         if x.size == 0:
             return x.copy()
-        shifted = x - x.max(axis=dim, keepdims=True)
-        return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+        shifted = x - x.max(axis=axis, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None]:

@@ -300,4 +300,3 @@ def _integer_pow(a: Any, b: Any) -> np.ndarray:
     a, b = np.broadcast_arrays(np.asarray(a), b)
     magnitude = np.where(a == -1, np.where(b % 2 == 0, 1, -1), (a == 1).astype(b.dtype))
     return np.where(b < 0, magnitude, a ** np.maximum(b, 0)).astype(np.result_type(a, b))
-
