@@ -70,7 +70,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from ..creation import generator
+from ..creation import from_numpy, generator
 from ..engine import scope
 from ..ops import cat, linalg, stack
 from ..tensor import Tensor
@@ -286,7 +286,7 @@ class _CellBase(Module):
         _check_dtype(owner, what, hidden, self.weight_ih)
 
     def _zeros(self, input: Tensor) -> Tensor:
-        return Tensor._make(np.zeros(input.shape[:-1] + (self.hidden_size,), input.dtype), False, None)
+        return from_numpy(np.zeros(input.shape[:-1] + (self.hidden_size,), input.dtype))
 
     def _gates_x(self, input: Tensor) -> Tensor:
         return linalg.Linear.apply(input, self.weight_ih, self.bias_ih)
@@ -732,7 +732,7 @@ class _RNNBase(Module):
         self, input: Tensor, batch: tuple[int, ...], size: int | None = None, name: str = "h_0"
     ) -> Tensor:
         """A defaulted initial state; its own tensor per use, so a picture draws h_0 and c_0 apart."""
-        zeros = Tensor._make(np.zeros(batch + (size or self.hidden_size,), input.dtype), False, None)
+        zeros = from_numpy(np.zeros(batch + (size or self.hidden_size,), input.dtype))
         zeros.name = name
         return zeros
 
