@@ -345,8 +345,7 @@ def embedding(
     indices = np.array(input._data if isinstance(input, Tensor) else input, copy=True)
     if indices.dtype.kind not in "iu":
         raise TypeError(
-            f"embedding: indices must be integers, got dtype {indices.dtype}; "
-            "convert them with .long()"
+            f"embedding: indices must be integers, got dtype {indices.dtype}; convert them with .long()"
         )
     if indices.size:
         low, high = indices.min(), indices.max()
