@@ -424,10 +424,10 @@ class Tensor:
         return ops.Neg.apply(self)
 
     def __matmul__(self, other: TensorLike) -> Tensor:
-        return ops.MatMul.apply(*_promoted(self, _as_tensor(other)))
+        return ops.MatMul.apply(*_same_dtype("matmul", self, _as_tensor(other)))
 
     def __rmatmul__(self, other: TensorLike) -> Tensor:
-        return ops.MatMul.apply(*_promoted(_as_tensor(other), self))
+        return ops.MatMul.apply(*_same_dtype("matmul", _as_tensor(other), self))
 
     def add(self, other: Any, alpha: Scalar = 1) -> Tensor:
         return self + (other if alpha == 1 else other * alpha)
@@ -861,6 +861,16 @@ def _promoted(a: Any, b: Any, floating: bool = False) -> tuple[Any, Any]:
     if floating and dtype.kind in "biu":
         dtype = np.dtype(DEFAULT_DTYPE)
     return _cast(a, dtype), _cast(b, dtype)
+
+
+def _same_dtype(where: str, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """Matrix products do not promote, as in torch: both operands must share a dtype."""
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(
+            f"{where}: expected both operands to have the same dtype, got {a._data.dtype} and "
+            f"{b._data.dtype}; convert one, e.g. b.to(a.dtype)"
+        )
+    return a, b
 
 
 def _cast(x: Any, dtype: np.dtype) -> Any:
