@@ -430,10 +430,10 @@ class Tensor:
         return ops.Neg.apply(self)
 
     def __matmul__(self, other: TensorLike) -> Tensor:
-        return ops.MatMul.apply(*_same_dtype_operands(self, _as_tensor(other)))
+        return ops.MatMul.apply(*_same_dtype("matmul", self, _as_tensor(other)))
 
     def __rmatmul__(self, other: TensorLike) -> Tensor:
-        return ops.MatMul.apply(*_same_dtype_operands(_as_tensor(other), self))
+        return ops.MatMul.apply(*_same_dtype("matmul", _as_tensor(other), self))
 
     def add(self, other: Any, alpha: Scalar = 1) -> Tensor:
         return self + (other if alpha == 1 else other * alpha)
@@ -752,18 +752,6 @@ def _raw(value: Any) -> Any:
     return value._data if isinstance(value, Tensor) else value
 
 
-def _same_dtype_operands(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    """matmul does not promote, as in torch: the operands must have one dtype (not bool)."""
-    if a._data.dtype.kind == "b" or b._data.dtype.kind == "b":
-        raise NotImplementedError("matmul: not implemented for bool tensors; convert first (.float())")
-    if a._data.dtype != b._data.dtype:
-        raise RuntimeError(
-            f"matmul: expected both operands to have the same dtype, got {a._data.dtype} and "
-            f"{b._data.dtype}; convert one first (.to(other.dtype), .double(), .float())"
-        )
-    return a, b
-
-
 def _no_bool_sub(a: Any, b: Any) -> tuple[Any, Any]:
     """torch refuses ``-`` when either side is bool (a bool tensor or a Python bool)."""
     for x in (a, b):
@@ -921,6 +909,18 @@ def _promoted(a: Any, b: Any, floating: bool = False) -> tuple[Any, Any]:
     if floating and dtype.kind in "biu":
         dtype = np.dtype(DEFAULT_DTYPE)
     return _cast(a, dtype), _cast(b, dtype)
+
+
+def _same_dtype(where: str, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """Matrix products do not promote, as in torch: both operands must share a dtype (not bool)."""
+    if a._data.dtype.kind == "b" or b._data.dtype.kind == "b":
+        raise NotImplementedError(f"{where}: not implemented for bool tensors; convert first (.float())")
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(
+            f"{where}: expected both operands to have the same dtype, got {a._data.dtype} and "
+            f"{b._data.dtype}; convert one, e.g. b.to(a.dtype)"
+        )
+    return a, b
 
 
 def _cast(x: Any, dtype: np.dtype) -> Any:

@@ -97,7 +97,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is not None:
         _require_tensor("linear", "bias", 3, bias)
     if input._data.dtype != weight._data.dtype:
-        raise TypeError(_dtype_mismatch_message("linear", input._data.dtype, weight._data.dtype))
+        raise RuntimeError(_dtype_mismatch_message("linear", input._data.dtype, weight._data.dtype))
     if weight._data.ndim == 1:  # torch: a 1-D weight is one output feature without its dim
         if bias is not None:
             raise RuntimeError(
