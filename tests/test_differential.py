@@ -703,3 +703,48 @@ def test_random_graph_with_fan_out_matches_torch(program: Any, data: Any) -> Non
         data.draw(hnp.arrays(np.float64, shape, elements=away_from_kinks)) for shape in [(3, 4), (4,), ()]
     ]
     check_function(lambda L, a, b, c: run_program(L, program, [a, b, c]), arrays)
+
+
+# --------------------------------------------------------------------------- losses, generated
+
+
+@given(
+    batch=hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=3),
+    classes=st.integers(1, 4),
+    reduction=st.sampled_from(["mean", "sum", "none"]),
+    weighted=st.booleans(),
+    data=st.data(),
+)
+def test_cross_entropy_matches_torch(
+    batch: Any, classes: int, reduction: str, weighted: bool, data: Any
+) -> None:
+    """Logits (C,), (N, C) or (N, C, d); some targets ignored (perhaps all), logits of ignored
+    rows sometimes -inf."""
+    shape = (classes,) if not batch else (batch[0], classes, *batch[1:])
+    logits = data.draw(values("float64", shape))
+    target_shape = () if not batch else (batch[0], *batch[1:])
+    targets = data.draw(hnp.arrays(np.int64, target_shape, elements=st.sampled_from([*range(classes), -100])))
+    if targets.ndim and data.draw(st.booleans()):  # ignored targets' logits at -inf
+        ignored = np.moveaxis(logits, 1 if logits.ndim > 1 else 0, -1)[targets == -100]
+        ignored[...] = -np.inf
+        np.moveaxis(logits, 1 if logits.ndim > 1 else 0, -1)[targets == -100] = ignored
+    class_weights = data.draw(hnp.arrays(np.float64, (classes,), elements=st.floats(0.25, 2.0)))
+
+    def loss(L: Any, x: Any) -> Any:
+        w = L.tensor(class_weights) if weighted else None
+        return L.nn.functional.cross_entropy(x, L.tensor(targets), weight=w, reduction=reduction)
+
+    check_function(loss, [logits])
+
+
+def test_error_hints_name_tensor_methods_not_numpy_ones() -> None:
+    """A hint must be something a torch user can type on a Tensor: no ``.astype(np...)``."""
+    import ast
+    from pathlib import Path
+
+    package = Path(tg.__file__).parent
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+                assert ".astype(" not in text, f"{path.name}: hint {text!r} advises numpy's astype"
