@@ -698,6 +698,8 @@ class Tensor:
         return ops.Transpose.apply(self, dim0, dim1)
 
     def permute(self, *dims: Any) -> Tensor:
+        if not dims:  # as torch; a 0-d tensor takes permute(())
+            raise TypeError("permute: missing the dims (one per dimension, or one tuple of them)")
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
         return ops.Permute.apply(self, dims)
