@@ -457,7 +457,7 @@ UNARY: dict[str, Callable[[Any, Any], Any]] = {
     "detach": lambda L, x: x.detach(),
     "size": lambda L, x: (tuple(x.size()), x.numel(), x.dim(), x.ndim),
     "tolist": lambda L, x: x.tolist(),
-    "T": lambda L, x: x.T if x.dim() in (0, 2) else x.permute(*reversed(range(x.dim()))),
+    "T": lambda L, x: x.T if x.dim() == 2 else x.permute(tuple(reversed(range(x.dim())))),
     "matmul with itself transposed": lambda L, x: x @ x.mT if x.dim() >= 2 else x @ x,
     "add/sub/mul/div/pow methods": lambda L, x: (
         x.add(x, alpha=2),
