@@ -125,7 +125,8 @@ def _normalize_index(index: Any) -> tuple[Any, bool]:
                 )
             if p.ndim == 0 and p.dtype.kind in "iu":
                 p = int(p)
-            else:
+            else:  # a copy: backward must not see later changes to the caller's array
+                p = p.copy()
                 advanced = True
         if _is_int(p):
             has_int = True
