@@ -77,12 +77,10 @@ def test_mse_loss_target_changed_after_forward():
 
 
 def test_an_index_array_changed_after_indexing_does_not_move_the_gradient():
-    values = [1.0, 2.0, 3.0, 4.0]
-    x, tx = tg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    # (torch 2.13 shares a numpy index's memory and sends this gradient to element 3)
+    x = tg.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
     idx = np.array([0, 1])
-    y, ty = x[idx], tx[idx]  # torch copies a numpy index too
+    y = x[idx]
     idx[:] = 3
     y.sum().backward()
-    ty.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0, 0.0, 0.0])
