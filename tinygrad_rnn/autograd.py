@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import engine
+from .creation import from_numpy
 from .engine import INPUT, OUTPUT, Op, apply_op, grad_key
 from .tensor import Tensor, _seed_gradient
 
@@ -66,9 +67,7 @@ def grad(
                 )
             results.append(None)
         else:
-            results.append(
-                g if isinstance(g, Tensor) else Tensor._make(np.array(g, dtype=t.dtype), False, None)
-            )
+            results.append(g if isinstance(g, Tensor) else from_numpy(np.array(g, dtype=t.dtype)))
     return tuple(results)
 
 

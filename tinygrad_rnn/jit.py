@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .creation import from_numpy
 from .engine import OUTPUT, Op, SavedInput, _accumulate_leaf, _Gradients, _input_grads, _new, flags
 from .tensor import Tensor
 
@@ -215,7 +216,7 @@ class Trace:
             return type(spec)(self._outputs(s, buffers) for s in spec)
         if spec is None:
             return None
-        return Tensor._make(buffers[spec[1]], False, None)
+        return from_numpy(buffers[spec[1]])
 
 
 def _key(args: Sequence[Any]) -> tuple[Any, ...]:

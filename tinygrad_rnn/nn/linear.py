@@ -49,7 +49,7 @@ class Linear(Module):
         _require_tensor("Linear", "input", 1, input)
         weight = self.weight
         if input._data.dtype != weight._data.dtype:
-            raise TypeError(_dtype_mismatch_message("Linear", input._data.dtype, weight._data.dtype))
+            raise RuntimeError(_dtype_mismatch_message("Linear", input._data.dtype, weight._data.dtype))
         if input._data.ndim == 0 or input._data.shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear: expected input with {self.in_features} features in its last dimension, "

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..creation import from_numpy
 from ..engine import no_grad
 from ..tensor import Tensor, TensorLike, _to_dtype, device
 
@@ -152,7 +153,7 @@ class Module:
             )
         with no_grad():  # nothing above changed a parameter; copied in place, as torch does,
             for key, array in converted.items():  # so weights shared between modules stay shared
-                own[key].copy_(Tensor._make(array, False, None))
+                own[key].copy_(from_numpy(array))
         return LoadResult(missing, unexpected)
 
     # ------------------------------------------------------------------ modes and dtypes

@@ -70,7 +70,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from ..creation import generator
+from ..creation import from_numpy, generator
 from ..engine import scope
 from ..ops import cat, linalg, stack
 from ..tensor import Tensor
@@ -178,7 +178,11 @@ def _check_nonlinearity(owner: str, nonlinearity: str) -> None:
 _DTYPE_METHODS = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 
-def _check_dtype(owner: str, what: str, tensor: Tensor, weight: Tensor) -> None:
+def _check_dtype(
+    owner: str, what: str, tensor: Tensor, weight: Tensor, error: type[Exception] = ValueError
+) -> None:
+    """A dtype mismatch with the weights raises the class torch raises for that call:
+    ValueError from a layer's input check, RuntimeError from a cell's matrix product."""
     if tensor.dtype != weight.dtype:
         variable = "x" if what == "input" else what
         model_fix = _DTYPE_METHODS.get(tensor.dtype)
@@ -188,7 +192,7 @@ def _check_dtype(owner: str, what: str, tensor: Tensor, weight: Tensor) -> None:
             if model_fix and tensor_fix
             else f"convert it with {variable}.to({weight.dtype})"
         )
-        raise ValueError(f"{owner}: {what} dtype {tensor.dtype} but weights {weight.dtype}: {fix}")
+        raise error(f"{owner}: {what} dtype {tensor.dtype} but weights {weight.dtype}: {fix}")
 
 
 def _require_tensor(owner: str, what: str, value: object) -> Tensor:
@@ -262,7 +266,7 @@ class _CellBase(Module):
                 f"{owner}: input has inconsistent input_size: "
                 f"got {input.shape[-1]} expected {self.input_size}"
             )
-        _check_dtype(owner, "input", input, self.weight_ih)
+        _check_dtype(owner, "input", input, self.weight_ih, RuntimeError)
 
     def _check_hidden(self, input: Tensor, hidden: Tensor, what: str) -> None:
         owner = type(self).__name__
@@ -283,10 +287,10 @@ class _CellBase(Module):
                 f"{owner}: {what} has inconsistent hidden_size: got {hidden.shape[-1]}, "
                 f"expected {self.hidden_size}"
             )
-        _check_dtype(owner, what, hidden, self.weight_ih)
+        _check_dtype(owner, what, hidden, self.weight_ih, RuntimeError)
 
     def _zeros(self, input: Tensor) -> Tensor:
-        return Tensor._make(np.zeros(input.shape[:-1] + (self.hidden_size,), input.dtype), False, None)
+        return from_numpy(np.zeros(input.shape[:-1] + (self.hidden_size,), input.dtype))
 
     def _gates_x(self, input: Tensor) -> Tensor:
         return linalg.Linear.apply(input, self.weight_ih, self.bias_ih)
@@ -732,7 +736,7 @@ class _RNNBase(Module):
         self, input: Tensor, batch: tuple[int, ...], size: int | None = None, name: str = "h_0"
     ) -> Tensor:
         """A defaulted initial state; its own tensor per use, so a picture draws h_0 and c_0 apart."""
-        zeros = Tensor._make(np.zeros(batch + (size or self.hidden_size,), input.dtype), False, None)
+        zeros = from_numpy(np.zeros(batch + (size or self.hidden_size,), input.dtype))
         zeros.name = name
         return zeros
 

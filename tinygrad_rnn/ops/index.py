@@ -21,6 +21,8 @@ class Amax(Op):
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, dims: Any, keepdim: bool) -> np.ndarray:
         axes = _axes(dims if dims != () else None, x.ndim)
+        if x.size == 0 and len(axes) == x.ndim:
+            raise RuntimeError(f"{ctx.name}: the tensor of shape {x.shape} is empty; it has no {ctx.name}")
         for a in axes:
             if x.shape[a] == 0:
                 raise IndexError(

@@ -13,6 +13,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from ..creation import from_numpy
 from ..engine import enable_grad
 from ..tensor import Tensor
 
@@ -99,7 +100,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                p.grad = None if set_to_none else Tensor._make(np.zeros_like(p._data), False, None)
+                p.grad = None if set_to_none else from_numpy(np.zeros_like(p._data))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient (parameters whose ``grad`` is None

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ...creation import from_numpy
 from ...tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
@@ -71,7 +72,7 @@ def clip_grad_norm_(
     for g in grads:  # in place, as torch: a reference to p.grad sees the clipped values
         np.multiply(g._data, clip_coef.astype(g._data.dtype), out=g._data)
         g._version[0] += 1
-    return Tensor._make(total_norm, False, None)
+    return from_numpy(total_norm)
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:

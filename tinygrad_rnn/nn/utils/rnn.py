@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ... import ops
+from ...creation import from_numpy
 from ...tensor import Tensor
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
 
 
 def _int_tensor(array: Any) -> Tensor:
-    return Tensor._make(np.asarray(array, dtype=np.int64), False, None)
+    return from_numpy(np.asarray(array, dtype=np.int64))
 
 
 def invert_permutation(permutation: Tensor | None) -> Tensor | None:
@@ -203,7 +204,7 @@ def pad_packed_sequence(
     if padding_value != 0:
         padding = np.full(shape, padding_value, dtype=data.dtype)
         padding[index] = 0
-        padded = padded + Tensor._make(padding, False, None)
+        padded = padded + from_numpy(padding)
     lengths = np.zeros(batch, dtype=np.int64)
     np.add.at(lengths, column_index, 1)
     return padded, _int_tensor(lengths)
@@ -253,7 +254,7 @@ def pad_sequence(
     if padding_value != 0:
         padding = np.full(shape, padding_value, dtype=data.dtype)
         padding[index] = 0
-        padded = padded + Tensor._make(padding, False, None)
+        padded = padded + from_numpy(padding)
     return padded
 
 
