@@ -34,6 +34,13 @@ from benchmarks import blas_info, machine_info, match_torch_threads, missing_fro
 Ops = dict[str, Callable[[], Any]]
 
 OPS = ("add", "mul", "matmul", "tanh", "getitem", "sum", "forward+backward")
+# A chain of CHAIN tanh ops on x, y = tanh(tanh(...(x))), timed forward alone and forward +
+# backward (to x): divided by CHAIN, the first is what recording one op costs, and their
+# difference what the backward walk costs per op. Rows "chain ..." are per op.
+CHAIN = 100
+CHAIN_OPS = ("chain forward", "chain forward+backward")
+DERIVED = "chain backward (difference)"
+ROWS = OPS + CHAIN_OPS + (DERIVED,)
 OURS_REQUIREMENTS = ("Tensor", "Tensor.tanh", "Tensor.sum", "Tensor.backward")
 EXPRESSION = "((x @ w + b).tanh() * y).sum(), backward to x, w, b"
 
@@ -58,6 +65,20 @@ def numpy_ops(arrays: dict[str, np.ndarray]) -> Ops:
         grad_pre = y * (1.0 - out * out)
         return loss, grad_pre @ w.T, x.T @ grad_pre, grad_pre.sum(axis=0)
 
+    def chain() -> list[np.ndarray]:
+        outputs = [x]
+        for _ in range(CHAIN):
+            outputs.append(np.tanh(outputs[-1]))
+        return outputs
+
+    def chain_backward() -> np.ndarray:
+        """The chain's gradient by hand, keeping what a graph would keep: every output."""
+        outputs = chain()
+        grad = np.ones_like(x)
+        for out in reversed(outputs[1:]):
+            grad = grad * (1.0 - out * out)
+        return grad
+
     return {
         "add": lambda: x + y,
         "mul": lambda: x * y,
@@ -66,6 +87,8 @@ def numpy_ops(arrays: dict[str, np.ndarray]) -> Ops:
         "getitem": lambda: x[1:3],
         "sum": lambda: x.sum(),
         "forward+backward": forward_backward,
+        "chain forward": chain,
+        "chain forward+backward": chain_backward,
     }
 
 
@@ -92,6 +115,15 @@ def tensor_ops(
     }
     if requires_grad:
         ops["forward+backward"] = lambda: ((x @ w + b).tanh() * y).sum().backward()
+
+        def chain() -> Any:
+            out = x
+            for _ in range(CHAIN):
+                out = out.tanh()
+            return out
+
+        ops["chain forward"] = chain
+        ops["chain forward+backward"] = lambda: chain().sum().backward()
     return ops
 
 
@@ -144,7 +176,10 @@ def measure(columns: dict[str, Ops], repeats: int, target: float) -> dict[str, d
             samples[case].append(timers[case].timeit(numbers[case]) / numbers[case] * 1e6)
     result: dict[str, dict[str, float]] = {column: {} for column in columns}
     for (column, op), values in samples.items():
-        result[column][op] = statistics.median(values)
+        result[column][op] = statistics.median(values) / (CHAIN if op in CHAIN_OPS else 1)
+    for row in result.values():
+        if all(op in row for op in CHAIN_OPS):
+            row[DERIVED] = row[CHAIN_OPS[1]] - row[CHAIN_OPS[0]]
     return result
 
 
@@ -154,7 +189,7 @@ def table(result: dict[str, dict[str, float]], call_overhead: float) -> str:
     ratios = [(a, b) for a, b in pairs if a in result]
     header = ["op"] + [f"{c} µs" for c in columns] + [f"{a} ÷ {b}" for a, b in ratios]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for op in OPS:
+    for op in ROWS:
         cells = [op] + [f"{result[c][op]:.2f}" if op in result[c] else "–" for c in columns]
         for a, b in ratios:
             both = op in result[a] and op in result[b]
@@ -196,7 +231,10 @@ def main(argv: list[str] | None = None) -> int:
         f"({torch_threads['threads']} threads); {repeats} interleaved repeats of about {target} s; "
         "median µs per op. getitem is x[1:3]; add and mul are (4, 8) with (4, 8); "
         f"forward+backward is {EXPRESSION}. '(grad)': inputs require grad, so the graph is "
-        "recorded.\n"
+        f"recorded. 'chain' rows are per op of a chain of {CHAIN} tanh ops: forward alone (with "
+        "grad: recording), forward and backward (numpy: the backward by hand, every output kept), "
+        "and their difference, the backward walk's cost per op (the sum over outputs and the seed "
+        "spread over the chain: under 0.1 µs).\n"
     )
     for note in notes:
         print(f"- {note}")
