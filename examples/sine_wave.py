@@ -108,7 +108,9 @@ def train(model: SineRNN, steps: int, show: Sequence[int]) -> tuple[list[float],
         losses.append(loss.item())
         if step in show:
             signal = np.sin(np.pi * times)
-            snapshots.append(Snapshot(step, times, signal, prediction.detach().numpy().ravel().copy(), loss.item()))
+            snapshots.append(
+                Snapshot(step, times, signal, prediction.detach().numpy().ravel().copy(), loss.item())
+            )
     return losses, snapshots
 
 

@@ -74,7 +74,9 @@ def check_op(
     our_second = tg.autograd.grad(our_total, our_inputs, allow_unused=True)
     for i, a, b in zip(differentiable, our_second, their_second):
         if b is None:
-            assert a is None or np.allclose(a.detach().numpy(), 0), f"second derivative of input {i}: torch has none"
+            assert a is None or np.allclose(a.detach().numpy(), 0), (
+                f"second derivative of input {i}: torch has none"
+            )
         else:
             assert a is not None, f"second derivative of input {i}: ours has none, torch has one"
             assert_close(a, b, f"second derivative of input {i}")

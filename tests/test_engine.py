@@ -39,7 +39,7 @@ def test_constructor_copies_its_data():
 
 
 def test_integer_tensor_cannot_require_grad():
-    with pytest.raises(TypeError, match=r"only floating-point.*int64.*\.float\(\)"):
+    with pytest.raises(RuntimeError, match=r"only floating-point.*int64.*\.float\(\)"):
         tg.Tensor(np.arange(3), requires_grad=True)
 
 
@@ -270,7 +270,7 @@ class Cube(tg.Op):
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
+        ctx.save_for_backward(tg.INPUT[0])
         return x**3
 
     @staticmethod
@@ -289,7 +289,7 @@ class WrongCube(Cube):
 def test_custom_op_works_with_backward_and_second_derivatives():
     x = leaf(4)
     (g,) = tg.autograd.grad(Cube.apply(x).sum(), [x], create_graph=True)
-    np.testing.assert_allclose(g.detach().numpy(), 3 * x.detach().numpy()**2, rtol=1e-12)
+    np.testing.assert_allclose(g.detach().numpy(), 3 * x.detach().numpy() ** 2, rtol=1e-12)
     g.sum().backward()
     np.testing.assert_allclose(x.grad.detach().numpy(), 6 * x.detach().numpy(), rtol=1e-12)
 
@@ -361,4 +361,6 @@ def test_the_graph_holds_ops_not_intermediate_tensors():
     del h
     assert made_h.output() is None, "the graph kept an intermediate tensor alive"
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.detach().numpy(), 2 * (1 - np.tanh(2 * x.detach().numpy()) ** 2), rtol=1e-12)
+    np.testing.assert_allclose(
+        x.grad.detach().numpy(), 2 * (1 - np.tanh(2 * x.detach().numpy()) ** 2), rtol=1e-12
+    )

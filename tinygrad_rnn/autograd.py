@@ -9,12 +9,22 @@ from typing import Any
 import numpy as np
 
 from . import engine
-from .engine import Op, dual
+from .engine import INPUT, OUTPUT, Op, apply_op, grad_key
 from .tensor import Tensor, _seed_gradient
 
 Function = Op  # torch's name for the base class of user-defined ops
 
-__all__ = ["Function", "Op", "detect_anomaly", "dual", "grad", "gradcheck", "GradcheckError"]
+__all__ = [
+    "Function",
+    "INPUT",
+    "OUTPUT",
+    "Op",
+    "detect_anomaly",
+    "apply_op",
+    "grad",
+    "gradcheck",
+    "GradcheckError",
+]
 
 
 def _as_list(x: Tensor | Sequence[Tensor]) -> list[Tensor]:
@@ -41,13 +51,13 @@ def grad(
     for i, t in enumerate(ins):
         if not t.requires_grad:
             raise RuntimeError(f"grad: input {i} does not require grad, so it has no gradient")
-    keys = {id(t._op) if t._op is not None else id(t): None for t in ins}
+    keys = {grad_key(t): None for t in ins}
     if retain_graph is None:
         retain_graph = create_graph
     found = engine.run_backward(outs, seeds, retain_graph, create_graph, capture=keys)
     results: list[Tensor | None] = []
     for i, t in enumerate(ins):
-        g = found.get(id(t._op) if t._op is not None else id(t))
+        g = found.get(grad_key(t))
         if g is None:
             if not allow_unused:
                 raise RuntimeError(
@@ -129,9 +139,9 @@ def gradcheck(
 def detect_anomaly() -> Iterator[None]:
     """Check every op's forward result and every backward gradient for NaN/Inf, and raise a
     RuntimeError naming the op that produced it (slow: for debugging)."""
-    previous = engine.state.anomaly
-    engine.state.anomaly = True
+    previous = engine.flags.anomaly
+    engine.flags.anomaly = True
     try:
         yield
     finally:
-        engine.state.anomaly = previous
+        engine.flags.anomaly = previous

@@ -15,7 +15,7 @@ Read this file top to bottom to see how reverse-mode differentiation works here:
    gradient of its output, and adds the results into the gradients of its inputs. Leaves
    (parameters, inputs with ``requires_grad=True``) accumulate into ``.grad``.
 
-Backward code is written once, with operators and with the ``dual`` helper, so that it
+Backward code is written once, with operators and with the ``apply_op`` helper, so that it
 runs on numpy arrays (fast: no graph is built) or, when ``create_graph=True``, on Tensors
 (the gradient computation is recorded and can itself be differentiated).
 """
@@ -23,6 +23,8 @@ runs on numpy arrays (fast: no graph is built) or, when ``create_graph=True``, o
 from __future__ import annotations
 
 import contextlib
+import functools
+import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -30,8 +32,10 @@ from typing import Any
 import numpy as np
 
 
-class _State:
-    """Global switches, read on every op: kept as plain attributes for speed."""
+class _Flags(threading.local):
+    """Switches read on every op. Each thread has its own (as in torch): one thread's
+    ``no_grad()`` or ``backward()`` never changes what another thread records. The class
+    attributes are every thread's starting values."""
 
     grad_enabled = True  # build graphs at all?
     scope: tuple[str, ...] = ()  # the current scope path, recorded by every op
@@ -39,33 +43,39 @@ class _State:
     differentiable_backward = False  # inside a create_graph=True backward walk
 
 
-state = _State()
+flags = _Flags()
 
 
 # --------------------------------------------------------------------------- grad mode
 
 
 class _GradMode:
-    """Base of the grad-mode switches: a context manager and a decorator."""
+    """Base of the grad-mode switches: a context manager and a decorator. The mode is
+    switched on ``__enter__`` and restored on ``__exit__``, so a decorated function switches
+    it only while it runs; each ``with`` block keeps its own previous value (a stack)."""
 
     enabled: bool
 
     def __enter__(self) -> None:
-        self._previous = state.grad_enabled
-        state.grad_enabled = self.enabled
+        self._previous: list[bool] = getattr(self, "_previous", [])
+        self._previous.append(flags.grad_enabled)
+        flags.grad_enabled = self.enabled
 
     def __exit__(self, *exc: object) -> None:
-        state.grad_enabled = self._previous
+        flags.grad_enabled = self._previous.pop()
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         enabled = self.enabled
 
+        @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with set_grad_enabled(enabled):
+            previous = flags.grad_enabled
+            flags.grad_enabled = enabled
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                flags.grad_enabled = previous
 
-        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
-        wrapper.__doc__ = fn.__doc__
         return wrapper
 
 
@@ -82,20 +92,28 @@ class enable_grad(_GradMode):  # noqa: N801 - named like torch.enable_grad
 
 
 class set_grad_enabled(_GradMode):  # noqa: N801 - named like torch.set_grad_enabled
-    """``set_grad_enabled(False)`` switches graph building off now; as a context manager it
-    restores the previous mode on exit."""
+    """``set_grad_enabled(False)`` called on its own switches graph building off now (for
+    this thread); as a context manager it restores the previous mode on exit; as a
+    decorator it switches the mode only while the function runs, as in torch."""
 
     def __init__(self, mode: bool) -> None:
         self.enabled = bool(mode)
-        self._previous = state.grad_enabled
-        state.grad_enabled = self.enabled
+        self._previous = [flags.grad_enabled]
+        self._entered = False
+        flags.grad_enabled = self.enabled
 
     def __enter__(self) -> None:
-        pass  # already switched in __init__, as torch does
+        if self._entered:  # a second `with` on the same object switches again
+            super().__enter__()
+        self._entered = True
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        flags.grad_enabled = self._previous[0]  # as a decorator: undo the switch made at creation
+        return super().__call__(fn)
 
 
 def is_grad_enabled() -> bool:
-    return state.grad_enabled
+    return flags.grad_enabled
 
 
 @contextlib.contextmanager
@@ -110,17 +128,17 @@ def scope(name: str) -> Iterator[None]:
     """
     if not isinstance(name, str) or not name or "/" in name:
         raise ValueError(f"scope: name must be a non-empty string without '/', got {name!r}")
-    previous = state.scope
-    state.scope = previous + (name,)
+    previous = flags.scope
+    flags.scope = previous + (name,)
     try:
         yield
     finally:
-        state.scope = previous
+        flags.scope = previous
 
 
 # --------------------------------------------------------------------------- the Op node
 
-_FREED = object()  # marks saved arrays released by a backward without retain_graph
+FREED = object()  # what ``Op.saved`` holds once a backward without retain_graph released it
 
 _FREED_MESSAGE = (
     "{op}: trying to backward through the graph a second time: its saved arrays were freed "
@@ -131,22 +149,74 @@ _FREED_MESSAGE = (
 )
 
 
+class SavedInput:
+    """``INPUT[k]`` in ``save_for_backward``: the op's argument number ``k``."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __repr__(self) -> str:
+        return f"INPUT[{self.index}]"
+
+
+class _SavedInputs:
+    def __init__(self) -> None:
+        self._cache = [SavedInput(k) for k in range(8)]
+
+    def __getitem__(self, index: int) -> SavedInput:
+        return self._cache[index] if index < 8 else SavedInput(index)
+
+
+class _SavedOutput:
+    def __repr__(self) -> str:
+        return "OUTPUT"
+
+
+INPUT = _SavedInputs()  # INPUT[k]: save the op's k-th argument
+OUTPUT = _SavedOutput()  # save the op's result
+
+
 class Op:
     """A node of the graph: one differentiable operation.
 
     Subclass it to add an op: write ``forward(ctx, *args)`` on numpy arrays (tensor
     arguments arrive as arrays, anything else as is) and ``backward(ctx, grad_output)``
     returning one gradient per argument of ``forward`` (``None`` where there is none).
-    ``ctx`` is the Op instance itself: keep what backward needs with
-    ``ctx.save_for_backward(*arrays)`` and read it back with ``ctx.saved_tensors``; plain
-    attributes (``ctx.dim = dim``) work too. Write backward with operators and ``dual`` so
-    it works on arrays and, under ``create_graph=True``, on Tensors. Then call
-    ``MyOp.apply(tensor, ...)``. Example: ``tinygrad_rnn/ops/activation.py``.
+    ``ctx`` is the Op instance itself. Then call ``MyOp.apply(tensor, ...)``. Example:
+    ``tinygrad_rnn/ops/activation.py``.
+
+    **What backward may keep, and the contract for second derivatives.** Say what each
+    saved value *is*: ``ctx.save_for_backward(INPUT[0], OUTPUT)`` saves the first argument
+    and the result; backward reads them back, in that order, from ``ctx.saved_tensors``.
+    Write backward with operators and ``apply_op`` so it runs on arrays and, under
+    ``backward(create_graph=True)``, on Tensors: then saved inputs and outputs come back as
+    tensors connected to the graph, and the second derivative is right. Anything else
+    backward needs is a constant: keep it as an attribute (``ctx.mask = x > 0``). A plain
+    array given to ``save_for_backward`` works for a first derivative, but under
+    ``create_graph`` it is refused (its dependence on the inputs is unknown); an op whose
+    backward cannot be differentiated sets ``once_differentiable = True`` and is refused
+    there too, with a clear error instead of a wrong number.
+
+    **Version checks.** A saved input or output that is changed in place before backward
+    (``x.add_(1)``) makes that backward raise, naming the op, as torch does.
     """
 
-    __slots__ = ("inputs", "saved", "scope", "out_shape", "out_dtype", "_output", "_saved_roles", "__dict__")
+    __slots__ = (
+        "inputs",
+        "saved",
+        "scope",
+        "out_shape",
+        "out_dtype",
+        "_output",
+        "_roles",
+        "_versions",
+        "__dict__",
+    )
 
     name = "op"  # shown in errors and in rendered graphs; subclasses override
+    once_differentiable = False  # True: refuse backward(create_graph=True) through this op
 
     # The arguments of forward, except that a tensor made by another op is held as that op:
     # the graph keeps the ops and what they saved, not every intermediate array.
@@ -156,7 +226,8 @@ class Op:
     out_shape: tuple[int, ...]  # the shape and dtype of the tensor this op made
     out_dtype: np.dtype
     _output: weakref.ref[Tensor]
-    _saved_roles: tuple[int, ...]  # per saved array: the argument it is, -2 the output, -1 neither
+    _roles: tuple[int, ...]  # per saved value: the argument number, -2 the output, -1 a plain array
+    _versions: tuple[tuple[int, list[int], int], ...]  # (saved index, version counter, version then)
     output_name: str | None  # set when the output tensor is given a name (for rendered graphs)
 
     @staticmethod
@@ -169,29 +240,48 @@ class Op:
 
     # -- used inside forward/backward -----------------------------------------------------
 
-    def save_for_backward(self, *arrays: Any) -> None:
-        self.saved = arrays
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep ``INPUT[k]``, ``OUTPUT`` (or plain arrays, first derivatives only) for backward."""
+        self.saved = values
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
         saved = self.saved
-        if saved is _FREED:
+        if saved is FREED:
             raise RuntimeError(_FREED_MESSAGE.format(op=self.describe()))
-        if not state.differentiable_backward:
+        for index, counter, version in self._versions:
+            if counter[0] != version:
+                self._raise_modified(index, counter[0], version)
+        if not flags.differentiable_backward:
             return saved
         return tuple(self._saved_as_tensor(i, a) for i, a in enumerate(saved))
 
-    def _saved_as_tensor(self, index: int, array: Any) -> Any:
-        """Under create_graph, saved arrays become Tensors connected to the graph: an input
+    def _raise_modified(self, index: int, now: int, then: int) -> None:
+        role = self._roles[index]
+        what = "its output" if role == -2 else f"its input {role}"
+        raise RuntimeError(
+            f"{self.describe()}: one of the variables needed for gradient computation has been "
+            f"modified by an inplace operation: {what} of shape {self.saved[index].shape} "
+            f"is at version {now}; expected version {then} instead. Use an out-of-place "
+            "operation (y = y + 1 instead of y += 1), or .clone() the tensor before changing it."
+        )
+
+    def _saved_as_tensor(self, index: int, value: Any) -> Any:
+        """Under create_graph, saved values become Tensors connected to the graph: an input
         becomes that input (or a tensor made by the same op), the output a tensor made by this
-        very op; anything else is a constant."""
-        role = self._saved_roles[index]
+        very op."""
+        role = self._roles[index]
         if role == -2:
-            return Tensor._make(array, True, self)
+            return Tensor._make(value, True, self)
         if role >= 0:
             source = self.inputs[role]
-            return Tensor._make(array, True, source) if isinstance(source, Op) else source
-        return Tensor(array) if isinstance(array, np.ndarray) else array
+            return Tensor._make(value, True, source) if isinstance(source, Op) else source
+        raise RuntimeError(
+            f"{self.describe()}: backward(create_graph=True) needs to know what each saved value "
+            f"is, but saved value {index} is a plain array. Save inputs as INPUT[k] and the result "
+            "as OUTPUT; keep constants as attributes (ctx.mask = ...); or set "
+            "once_differentiable = True on the op to refuse second derivatives."
+        )
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
@@ -200,6 +290,11 @@ class Op:
     def output(self) -> Tensor | None:
         """The tensor this op made, if it is still alive (the graph does not keep it)."""
         return self._output()
+
+    @property
+    def freed(self) -> bool:
+        """True once a backward without ``retain_graph`` released what this op saved."""
+        return self.saved is FREED
 
     def describe(self) -> str:
         """The op's name and where it was made, for error messages: ``tanh (in t=3)``."""
@@ -211,8 +306,7 @@ class Op:
     def apply(cls, *args: Any) -> Tensor:
         """Run ``forward`` on the arrays of ``args`` and return the result as a Tensor that
         remembers this op, if any tensor argument requires grad and grad mode is on."""
-        # This runs for every op of every unrolled step: one pass over the arguments, and
-        # the result tensor is filled in here rather than through a constructor call.
+        # This runs for every op of every unrolled step: one pass over the arguments.
         ctx = _new(cls)
         ctx.saved = ()
         requires_grad = False
@@ -233,57 +327,80 @@ class Op:
             raise _named_error(cls.name, error, args) from error
         if type(out) is not np.ndarray:  # numpy turns 0-d results into scalars
             out = np.asarray(out)
-        if state.anomaly:
+        if flags.anomaly:
             _check_finite(out, f"{cls.name} forward")
-        result = _new(Tensor)
-        result._data = out
-        result._grad = None
-        result._name = None
-        result._detached_from = None
-        if not (requires_grad and state.grad_enabled) or out.dtype.kind not in "fc":
+        if not (requires_grad and flags.grad_enabled) or out.dtype.kind not in "fc":
             # no graph: integer results carry no gradient, and nothing else asked for one
-            result.requires_grad = False
-            result._op = None
+            result = Tensor._make(out, False, None)
             for a in args:  # computed from a detached value (hx[0] of a carried state): keep the mark
                 if isinstance(a, Tensor) and a._detached_from is not None:
                     result._detached_from = a._detached_from
-            return result
-        ctx.inputs = tuple(inputs)
-        ctx.scope = state.scope
-        ctx.out_shape = out.shape
-        ctx.out_dtype = out.dtype
-        saved = ctx.saved
-        if saved:  # which argument (or the output) each saved array is, for create_graph
-            roles = []
-            for s in saved:
-                role = -2 if s is out else -1
-                if role == -1:
-                    for j, array in enumerate(arrays):
-                        if s is array:
-                            role = j
-                            break
-                roles.append(role)
-            ctx._saved_roles = tuple(roles)
-        result.requires_grad = True
-        result._op = ctx
-        ctx._output = _weak(result)
+        else:
+            result = Tensor._make(out, True, ctx)
+            ctx.inputs = tuple(inputs)
+            ctx.scope = flags.scope
+            ctx.out_shape = out.shape
+            ctx.out_dtype = out.dtype
+            ctx._output = _weak(result)
+            if ctx.saved:
+                ctx._resolve_saved(args, arrays, result)
+            else:
+                ctx._versions = ()
+        if out.base is not None:  # a view shares its base's version counter, as in torch
+            _share_version(result, out.base, args)
         return result
+
+    def _resolve_saved(self, args: Sequence[Any], arrays: Sequence[Any], result: Tensor) -> None:
+        values = []
+        roles = []
+        versions = []
+        for index, item in enumerate(self.saved):
+            if item is OUTPUT:
+                values.append(result._data)
+                roles.append(-2)
+                versions.append((index, result._version, result._version[0]))
+            elif type(item) is SavedInput:
+                k = item.index
+                values.append(arrays[k])
+                roles.append(k)
+                source = args[k]
+                if isinstance(source, Tensor):
+                    versions.append((index, source._version, source._version[0]))
+            else:
+                values.append(item)
+                roles.append(-1)
+        self.saved = tuple(values)
+        self._roles = tuple(roles)
+        self._versions = tuple(versions)
+
+
+def _share_version(result: Tensor, base: np.ndarray, args: Sequence[Any]) -> None:
+    for a in args:
+        if isinstance(a, Tensor) and (a._data is base or a._data.base is base):
+            result._version = a._version
+            return
 
 
 _new = object.__new__
 _weak = weakref.ref
 
 
-def dual(op: type[Op], *args: Any) -> Any:
+def apply_op(op: type[Op], *args: Any) -> Any:
     """Apply ``op`` to Tensors (recorded in the graph) or directly to arrays.
 
     Backward code uses this for everything that is not an operator, e.g.
-    ``dual(SumTo, grad, shape)``: on arrays it is plain numpy, under ``create_graph`` it
+    ``apply_op(SumTo, grad, shape)``: on arrays it is plain numpy, under ``create_graph`` it
     becomes part of the graph."""
     for a in args:
         if isinstance(a, Tensor):
             return op.apply(*args)
-    return op.forward(op.__new__(op), *args)
+    return op.forward(_new(op), *args)
+
+
+def grad_key(tensor: Tensor) -> int:
+    """The key of a tensor's gradient in a backward walk: its op's id, or its own for a leaf."""
+    op = tensor._op
+    return id(tensor) if op is None else id(op)
 
 
 def _named_error(name: str, error: Exception, args: Sequence[Any]) -> Exception:
@@ -331,9 +448,17 @@ def topological_order(ops: Sequence[Op]) -> list[Op]:
 class LazyGrad:
     """A gradient kept in a cheaper form until the engine needs it as an array.
 
-    Ops may return one from backward when working on arrays; the engine adds it into another
-    gradient with ``add_to`` or turns it into an array with ``dense``. Two kinds exist, each
-    for a pattern an unrolled network repeats at every step."""
+    The protocol, all a lazy gradient must provide (``shape``, ``dtype`` and):
+
+    - ``dense()``: the gradient as a fresh array (the caller may change it);
+    - ``add_to(out)``: add it into the array ``out`` in place;
+    - ``absorb(other)``: take another gradient in without becoming an array, if it can
+      (return True), else return False;
+    - ``astype(dtype)``: the same gradient in another dtype (lazy or an array).
+
+    An op's backward may return one when it works on arrays (never under create_graph).
+    Each kind is defined beside the op that makes it: ``SparseGrad`` with getitem
+    (ops/shape.py), ``OuterGrad`` with matmul and linear (ops/linalg.py)."""
 
     shape: tuple[int, ...]
     dtype: np.dtype
@@ -345,110 +470,48 @@ class LazyGrad:
         out += self.dense()
 
     def absorb(self, other: Any) -> bool:
-        """Take ``other`` in without becoming an array, if possible."""
         return False
 
-
-class SparseGrad(LazyGrad):
-    """Zero except at ``index``: the gradient of ``x[index]``.
-
-    Reading a sequence step by step (``xs[t]`` for every t) then costs O(T) in backward
-    instead of T full-size arrays of zeros added together."""
-
-    __slots__ = ("shape", "dtype", "index", "values", "advanced")
-
-    def __init__(self, shape: tuple[int, ...], index: Any, values: np.ndarray, advanced: bool) -> None:
-        self.shape, self.dtype = shape, values.dtype
-        self.index, self.values, self.advanced = index, values, advanced
-
-    def add_to(self, out: np.ndarray) -> None:
-        if self.advanced:
-            np.add.at(out, self.index, self.values)  # repeated positions add up
-        else:
-            out[self.index] += self.values
-
-    def dense(self) -> np.ndarray:
-        out = np.zeros(self.shape, dtype=self.dtype)
-        self.add_to(out)
-        return out
-
-    def astype(self, dtype: Any) -> SparseGrad:
-        return SparseGrad(self.shape, self.index, self.values.astype(dtype), self.advanced)
-
-
-class OuterGrad(LazyGrad):
-    """``sum_i lefts[i].T @ rights[i]``: the gradient of a weight matrix.
-
-    A weight shared by T time steps receives T such products; kept apart, they are
-    multiplied out at the end as one large product (stacked rows), which is faster than T
-    small products and T full-size additions."""
-
-    __slots__ = ("shape", "dtype", "lefts", "rights")
-
-    def __init__(self, left: np.ndarray, right: np.ndarray) -> None:
-        self.shape = (left.shape[1], right.shape[1])
-        self.dtype = np.result_type(left, right)
-        self.lefts, self.rights = [left], [right]
-
-    def dense(self) -> np.ndarray:
-        if len(self.lefts) == 1:
-            return np.asarray(self.lefts[0].T @ self.rights[0])
-        return np.concatenate(self.lefts).T @ np.concatenate(self.rights)
-
-    def absorb(self, other: Any) -> bool:
-        if type(other) is not OuterGrad:
-            return False
-        self.lefts += other.lefts
-        self.rights += other.rights
-        return True
-
-    def astype(self, dtype: Any) -> np.ndarray:
+    def astype(self, dtype: Any) -> Any:
         return self.dense().astype(dtype)
 
 
-def _dense(g: Any) -> Any:
-    return g.dense() if isinstance(g, LazyGrad) else g
-
-
 class _Gradients:
-    """Gradients gathered during one walk, keyed by the id of an op (the gradient of its
-    output) or of a leaf. A key's first gradient is stored as given (it may be shared with
-    other keys); lazy gradients absorb each other while they can; otherwise, from the second
-    gradient on, they are summed into a buffer this walk owns, in place. Under create_graph
-    they are Tensors and are summed with ops instead."""
+    """The gradients gathered during one walk, keyed by ``grad_key``: the gradient of an
+    op's output, or of a leaf. A key's first gradient is stored as given (it may be shared
+    with other keys, so it is never changed in place); lazy gradients absorb each other
+    while they can; from the second array on, they are summed into a buffer this walk owns.
+    Under create_graph they are Tensors and are summed with ops instead."""
 
     def __init__(self, differentiable: bool) -> None:
         self.values: dict[int, Any] = {}
-        self.owned: set[int] = set()
+        self.owned: set[int] = set()  # keys whose array this walk made (safe to add into)
         self.differentiable = differentiable
 
     def add(self, key: int, g: Any) -> None:
-        values = self.values
-        current = values.get(key)
+        current = self.values.get(key)
         if current is None:
-            values[key] = g
+            self.values[key] = g
         elif self.differentiable:
-            values[key] = current + g
-        elif key in self.owned:
+            self.values[key] = current + g
+        elif isinstance(current, LazyGrad) and current.absorb(g):
+            pass
+        else:
+            if key not in self.owned:
+                current = current.dense() if isinstance(current, LazyGrad) else np.array(current)
+                self.owned.add(key)
             if isinstance(g, LazyGrad):
                 g.add_to(current)
             else:
                 np.add(current, g, out=current)
-        elif isinstance(current, LazyGrad) and current.absorb(g):
-            pass
-        else:
-            self.owned.add(key)
-            if isinstance(g, LazyGrad):
-                # a fresh array from dense(), else a copy: either way this walk owns it
-                current = current.dense() if isinstance(current, LazyGrad) else np.array(current)
-                g.add_to(current)
-                values[key] = current
-            else:
-                values[key] = np.asarray(_dense(current) + g)  # numpy scalars for 0-d
+            self.values[key] = current
 
-    def pop(self, key: int) -> Any:
+    def pop(self, key: int) -> tuple[Any, bool]:
+        """The key's gradient as an array (or Tensor), and whether this walk owns it."""
+        g = self.values.pop(key, None)
+        owned = key in self.owned
         self.owned.discard(key)
-        return _dense(self.values.pop(key, None))
+        return (g.dense(), True) if isinstance(g, LazyGrad) else (g, owned)
 
 
 def run_backward(
@@ -462,100 +525,104 @@ def run_backward(
     """Propagate ``root_grads`` from ``roots`` back through the graph.
 
     Without ``capture``, leaf gradients accumulate into ``.grad`` (``Tensor.backward``).
-    With ``capture`` (a dict whose keys are ``id`` of the wanted tensors' ops or leaves),
-    nothing is accumulated and the gradients of those tensors are returned instead
-    (``autograd.grad``). ``capture_all`` returns the gradient of every op output and leaf
-    (used by the renderer's gradient colouring).
+    With ``capture`` (a dict whose keys are ``grad_key`` of the wanted tensors), nothing is
+    accumulated and the gradients of those tensors are returned instead (``autograd.grad``).
+    ``capture_all`` returns the gradient of every op output and leaf (used by the renderer's
+    gradient colouring).
     """
     grads = _Gradients(create_graph)
     leaves: dict[int, Tensor] = {}
     for root, g in zip(roots, root_grads):
-        key = id(root if root._op is None else root._op)
         if root._op is None:
-            leaves[key] = root
-        grads.add(key, g)
-
+            leaves[id(root)] = root
+        grads.add(grad_key(root), g)
     found: dict[int, Any] = {}
-    values, owned, anomaly = grads.values, grads.owned, state.anomaly
-    previous = state.differentiable_backward, state.grad_enabled
-    state.differentiable_backward, state.grad_enabled = create_graph, create_graph
+    previous = flags.differentiable_backward, flags.grad_enabled
+    flags.differentiable_backward = flags.grad_enabled = create_graph
     try:
         for op in reversed(topological_order([r._op for r in roots if r._op is not None])):
-            key = id(op)
-            # _Gradients.pop, inlined: this line runs once per op of every backward
-            grad_output = values.pop(key, None)
+            grad_output, _ = grads.pop(id(op))
             if grad_output is None:
                 continue
-            owned.discard(key)
-            if isinstance(grad_output, LazyGrad):
-                grad_output = grad_output.dense()
-            if capture_all or (capture is not None and key in capture):
-                found[key] = grad_output
-            input_grads = type(op).backward(op, grad_output)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            if len(input_grads) != len(op.inputs):
-                raise RuntimeError(
-                    f"{op.describe()}: backward returned {len(input_grads)} gradients, "
-                    f"expected {len(op.inputs)} (one per argument of forward, None for "
-                    "non-tensor arguments)"
-                )
-            for source, g in zip(op.inputs, input_grads):
-                if g is None:
-                    continue
-                if isinstance(source, Op):  # the gradient of the tensor that op made
-                    shape, dtype = source.out_shape, source.out_dtype
-                elif isinstance(source, Tensor) and source.requires_grad:  # a leaf
-                    shape, dtype = source._data.shape, source._data.dtype
-                    leaves[id(source)] = source
-                else:
-                    continue
-                if anomaly or g.shape != shape or g.dtype != dtype:
-                    g = _conform(op, shape, dtype, g)
-                key = id(source)
-                if key in values:
-                    grads.add(key, g)
-                else:
-                    values[key] = g
-            if not retain_graph and op.saved:
-                op.saved = _FREED
+            if capture_all or (capture is not None and id(op) in capture):
+                found[id(op)] = grad_output
+            for source, g in zip(op.inputs, _input_grads(op, grad_output, create_graph)):
+                if g is not None and (
+                    isinstance(source, Op) or (isinstance(source, Tensor) and source.requires_grad)
+                ):
+                    if not isinstance(source, Op):
+                        leaves[id(source)] = source
+                    grads.add(id(source), _conform(op, source, g))
+            if not retain_graph:
+                op.saved = FREED
     finally:
-        state.differentiable_backward, state.grad_enabled = previous
+        flags.differentiable_backward, flags.grad_enabled = previous
 
     for key, leaf in leaves.items():
-        walk_owns_it = key in owned
-        g = grads.pop(key)
+        g, owned = grads.pop(key)
         if capture is None and not capture_all:
-            _accumulate_leaf(leaf, g, create_graph, walk_owns_it)
+            _accumulate_leaf(leaf, g, create_graph, owned)
         elif capture_all or key in capture:  # type: ignore[operator]
             found[key] = g
     return found
 
 
-def _conform(op: Op, shape: tuple[int, ...], dtype: np.dtype, g: Any) -> Any:
-    """Check a gradient against its input: same shape, same dtype (cast if needed)."""
+def _input_grads(op: Op, grad_output: Any, create_graph: bool) -> tuple[Any, ...]:
+    """Call ``op.backward`` and check that it gave one gradient per argument of forward."""
+    if create_graph and op.once_differentiable:
+        raise RuntimeError(
+            f"{op.describe()}: this op is once_differentiable: its backward cannot be "
+            "differentiated again, so backward(create_graph=True) through it is refused"
+        )
+    input_grads = type(op).backward(op, grad_output)
+    if not isinstance(input_grads, tuple):
+        input_grads = (input_grads,)
+    if len(input_grads) != len(op.inputs):
+        raise RuntimeError(
+            f"{op.describe()}: backward returned {len(input_grads)} gradients, "
+            f"expected {len(op.inputs)} (one per argument of forward, None for "
+            "non-tensor arguments)"
+        )
+    return input_grads
+
+
+def _conform(op: Op, source: Op | Tensor, g: Any) -> Any:
+    """Check a gradient against the input it is for: same shape, same dtype (cast if not)."""
+    if isinstance(source, Op):
+        shape, dtype = source.out_shape, source.out_dtype
+    else:
+        shape, dtype = source._data.shape, source._data.dtype
+    if g.shape == shape and g.dtype == dtype and not flags.anomaly:
+        return g
     if g.shape != shape:
         raise RuntimeError(
             f"{op.describe()}: backward returned a gradient of shape {tuple(g.shape)} for an "
             f"input of shape {shape}; a custom op's backward must return one gradient "
             "per input with that input's shape"
         )
-    if state.anomaly:
-        _check_finite(_dense(g), f"{op.describe()} backward")
+    if flags.anomaly:
+        _check_finite(g.dense() if isinstance(g, LazyGrad) else g, f"{op.describe()} backward")
     if g.dtype != dtype:
         g = g.to(dtype) if isinstance(g, Tensor) else g.astype(dtype)
     return g
 
 
+_accumulate_lock = threading.Lock()  # concurrent backwards into one leaf must not lose updates
+
+
 def _accumulate_leaf(leaf: Tensor, g: Any, create_graph: bool, owned: bool) -> None:
-    if create_graph:
-        grad = g if isinstance(g, Tensor) else Tensor(g)
-        leaf._grad = grad if leaf._grad is None else leaf._grad + grad
-    elif leaf._grad is None:
-        # copy unless this walk made the buffer: one array may reach several inputs (add)
-        leaf._grad = Tensor._make(g if owned else np.array(g, dtype=leaf._data.dtype), False, None)
-    else:
-        leaf._grad = Tensor._make(leaf._grad._data + g, False, None)
+    with _accumulate_lock:
+        if create_graph:
+            grad = g if isinstance(g, Tensor) else Tensor(g)
+            leaf._grad = grad if leaf._grad is None else leaf._grad + grad
+        elif leaf._grad is None:
+            # copy unless this walk made the buffer: one array may reach several inputs (add)
+            leaf._grad = Tensor._make(g if owned else np.array(g, dtype=leaf._data.dtype), False, None)
+        elif leaf._grad.requires_grad:  # left by a create_graph backward: keep it a graph
+            leaf._grad = leaf._grad + Tensor._make(g, False, None)
+        else:  # in place, as torch: a reference to .grad taken earlier sees the sum
+            leaf._grad._data += g
+            leaf._grad._version[0] += 1
 
 
 # Tensor is defined on top of this module (its methods create Ops), so it is bound last.

@@ -6,6 +6,7 @@ only holds data and routes calls.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any, Union
 
@@ -24,6 +25,63 @@ def _as_dtype(dtype: Any) -> np.dtype | None:
     return None if dtype is None else np.dtype(dtype)
 
 
+class Size(tuple):
+    """A tensor's shape: a tuple of ints that prints as ``Size([2, 3])`` (torch.Size)."""
+
+    def __repr__(self) -> str:
+        return f"Size({list(self)})"
+
+    __str__ = tuple.__repr__  # in messages a shape reads as (2, 3)
+
+    def numel(self) -> int:
+        return int(np.prod(self, dtype=np.int64))
+
+
+class device:  # noqa: N801 - named like torch.device
+    """Where a tensor lives. Only the CPU exists here: ``device('cpu')`` (or ``'cpu:0'``);
+    any other device is refused with a clear error."""
+
+    __slots__ = ("type", "index")
+    type: str
+    index: int | None
+
+    def __init__(self, spec: Any = "cpu") -> None:
+        if isinstance(spec, device):
+            spec = spec.type
+        text = str(spec)
+        if text not in ("cpu", "cpu:0"):
+            raise RuntimeError(
+                f"device: only 'cpu' is available (tinygrad_rnn runs on numpy), got {spec!r}; "
+                "drop the .to(device) call or use device='cpu'"
+            )
+        self.type = "cpu"
+        self.index = None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, (device, str)) and str(other) in ("cpu", "cpu:0")
+
+    __hash__ = object.__hash__
+
+    def __str__(self) -> str:
+        return "cpu"
+
+    def __repr__(self) -> str:
+        return "device(type='cpu')"
+
+
+CPU = device("cpu")
+
+_KINDS = "biuf"  # the numpy kinds a tensor may hold: bool, ints, floats (complex too, no grad)
+
+
+def _check_kind(array: np.ndarray, source: Any) -> None:
+    if array.dtype.kind not in "biufc":
+        raise TypeError(
+            f"Tensor: cannot make a tensor of dtype {array.dtype} (from {type(source).__name__}); "
+            "give numbers, nested lists of numbers or a numeric numpy array (bool, int, float)"
+        )
+
+
 class Tensor:
     """An n-dimensional array that records the operations made on it.
 
@@ -33,7 +91,16 @@ class Tensor:
     copied, as ``torch.tensor`` does.
     """
 
-    __slots__ = ("_data", "_grad", "requires_grad", "_op", "_name", "_detached_from", "__weakref__")
+    __slots__ = (
+        "_data",
+        "_grad",
+        "requires_grad",
+        "_op",
+        "_name",
+        "_detached_from",
+        "_version",
+        "__weakref__",
+    )
 
     __array_ufunc__ = None  # make `ndarray + Tensor` call Tensor.__radd__, not numpy
 
@@ -43,25 +110,27 @@ class Tensor:
     _op: Op | None
     _name: str | None
     _detached_from: tuple[str, tuple[str, ...]] | None  # set by detach(): (op name, op scope)
+    _version: list[int]  # bumped by every in-place change; shared by views and detach()
 
-    def __init__(self, data: TensorLike, requires_grad: bool = False, dtype: Any = None) -> None:
+    def __init__(
+        self, data: TensorLike, requires_grad: bool = False, dtype: Any = None, device: Any = None
+    ) -> None:
         dtype = _as_dtype(dtype)
+        if device is not None:
+            globals()["device"](device)  # only checks: the CPU is the one device
         if isinstance(data, Tensor):
             data = data._data
         if isinstance(data, (np.ndarray, np.generic)):
             array = np.array(data, dtype=dtype)
         else:
             array = np.array(data, dtype=dtype or DEFAULT_DTYPE)
-        if array.dtype == object:
-            raise TypeError(
-                f"Tensor: cannot make a tensor from {type(data).__name__} holding objects; "
-                "give numbers, nested lists of numbers or a numeric numpy array"
-            )
+        _check_kind(array, data)
         self._data = array
         self._grad = None
         self._op = None
         self._name = None
         self._detached_from = None
+        self._version = [0]
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -76,13 +145,14 @@ class Tensor:
         t._op = op
         t._name = None
         t._detached_from = None
+        t._version = [0]
         return t
 
     # ------------------------------------------------------------------ properties
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self._data.shape
+    def shape(self) -> Size:
+        return Size(self._data.shape)
 
     @property
     def ndim(self) -> int:
@@ -93,8 +163,40 @@ class Tensor:
         return self._data.dtype
 
     @property
-    def size(self) -> int:
-        return self._data.size
+    def device(self) -> device:
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def size(self, dim: int | None = None) -> Any:
+        """``size()`` -> the shape (a ``Size``); ``size(dim)`` -> the length of one dim."""
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_dim(dim, self._data.ndim, "size")]
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    def element_size(self) -> int:
+        return int(self._data.itemsize)
+
+    @property
+    def grad_fn(self) -> Op | None:
+        """The op that made this tensor, or None for a leaf (same as ``op``)."""
+        return self._op
+
+    @property
+    def detached_from(self) -> tuple[str, tuple[str, ...]] | None:
+        """Where ``detach()`` cut this value from a graph: (op name, op scope), else None."""
+        return self._detached_from
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
 
     @property
     def is_leaf(self) -> bool:
@@ -107,11 +209,11 @@ class Tensor:
         return self._op
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self._data.dtype.kind not in "fc":
-            raise TypeError(
-                f"Tensor: only floating-point tensors can require gradients, got dtype "
+        if requires_grad and self._data.dtype.kind != "f":
+            raise RuntimeError(
+                f"requires_grad: only floating-point tensors can require gradients, got dtype "
                 f"{self._data.dtype}; convert first with .float() or .double(), or pass "
-                "dtype=np.float32"
+                "dtype=tinygrad_rnn.float32"
             )
         if not requires_grad and self._op is not None:
             raise RuntimeError(
@@ -197,22 +299,55 @@ class Tensor:
         still freed), and so do values computed from it outside the graph (``h[0]``): a
         rendered graph marks the truncation there."""
         t = Tensor._make(self._data, False, None)
+        t._version = self._version  # an in-place change of either is seen by both, as in torch
         t.name = self.name
         op = self._op
         t._detached_from = (op.name, op.scope) if op is not None else self._detached_from
         return t
 
-    def to(self, dtype: Any) -> Tensor:
-        from .ops.elementwise import Cast
+    def detach_(self) -> Tensor:
+        """Cut this tensor from its graph in place (it becomes a leaf without grad)."""
+        self._op = None
+        self.requires_grad = False
+        return self
 
-        dtype = np.dtype(dtype)
-        return self if dtype == self._data.dtype else Cast.apply(self, dtype)
+    def clone(self) -> Tensor:
+        """A copy with its own memory; gradients flow back to this tensor."""
+        return ops.Clone.apply(self)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``to(dtype)``, ``to('cpu')``, ``to('cpu', dtype)``, ``to(other_tensor)``: a tensor
+        of that dtype (this one if it already is). Only the CPU exists: any other device is
+        an error."""
+        dtype = _to_dtype("to", args, kwargs)
+        if dtype is None or dtype == self._data.dtype:
+            return self.clone() if kwargs.get("copy") else self
+        return ops.Cast.apply(self, dtype)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        raise RuntimeError("cuda: no GPU here: tinygrad_rnn runs on numpy, on the CPU; drop .cuda()")
+
+    def type(self, dtype: Any = None) -> Any:
+        if dtype is None:
+            return f"numpy.{self._data.dtype.name}"
+        return self.to(dtype)
 
     def float(self) -> Tensor:
         return self.to(np.float32)
 
     def double(self) -> Tensor:
         return self.to(np.float64)
+
+    def __iter__(self) -> Any:
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
 
     def __len__(self) -> int:
         if self._data.ndim == 0:
@@ -250,45 +385,166 @@ class Tensor:
         engine.run_backward([self], [seed], retain_graph or create_graph, create_graph)
 
     # ------------------------------------------------------------------ arithmetic
+    # Operands are first brought to torch's result dtype (see ``result_type``), so that
+    # ``int_tensor * 2.5`` is float32 and ``float32 + float64 0-d tensor`` stays float32.
 
     def __add__(self, other: TensorLike) -> Tensor:
-        return ops.Add.apply(self, other)
+        return ops.Add.apply(*_promoted(self, other))
 
     def __radd__(self, other: TensorLike) -> Tensor:
-        return ops.Add.apply(other, self)
+        return ops.Add.apply(*_promoted(other, self))
 
     def __sub__(self, other: TensorLike) -> Tensor:
-        return ops.Sub.apply(self, other)
+        return ops.Sub.apply(*_promoted(self, other))
 
     def __rsub__(self, other: TensorLike) -> Tensor:
-        return ops.Sub.apply(other, self)
+        return ops.Sub.apply(*_promoted(other, self))
 
     def __mul__(self, other: TensorLike) -> Tensor:
-        return ops.Mul.apply(self, other)
+        return ops.Mul.apply(*_promoted(self, other))
 
     def __rmul__(self, other: TensorLike) -> Tensor:
-        return ops.Mul.apply(other, self)
+        return ops.Mul.apply(*_promoted(other, self))
 
     def __truediv__(self, other: TensorLike) -> Tensor:
-        return ops.Div.apply(self, other)
+        return ops.Div.apply(*_promoted(self, other, floating=True))
 
     def __rtruediv__(self, other: TensorLike) -> Tensor:
-        return ops.Div.apply(other, self)
+        return ops.Div.apply(*_promoted(other, self, floating=True))
 
     def __pow__(self, other: TensorLike) -> Tensor:
-        return ops.Pow.apply(self, other)
+        return ops.Pow.apply(*_promoted(self, other))
 
     def __rpow__(self, other: TensorLike) -> Tensor:
-        return ops.Pow.apply(other, self)
+        return ops.Pow.apply(*_promoted(other, self))
 
     def __neg__(self) -> Tensor:
+        if self._data.dtype.kind == "b":
+            raise TypeError("neg: the `-` operator on a bool tensor is not supported; use ~ instead")
         return ops.Neg.apply(self)
 
     def __matmul__(self, other: TensorLike) -> Tensor:
-        return ops.MatMul.apply(self, _as_tensor(other))
+        return ops.MatMul.apply(*_promoted(self, _as_tensor(other)))
 
     def __rmatmul__(self, other: TensorLike) -> Tensor:
-        return ops.MatMul.apply(_as_tensor(other), self)
+        return ops.MatMul.apply(*_promoted(_as_tensor(other), self))
+
+    def add(self, other: Any, alpha: Scalar = 1) -> Tensor:
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other: Any, alpha: Scalar = 1) -> Tensor:
+        return self - (other if alpha == 1 else other * alpha)
+
+    def mul(self, other: TensorLike) -> Tensor:
+        return self * other
+
+    def div(self, other: TensorLike) -> Tensor:
+        return self / other
+
+    def pow(self, exponent: TensorLike) -> Tensor:
+        return self**exponent
+
+    # ------------------------------------------------------------------ in place
+    # An in-place op computes its result as usual, then writes it into this tensor's memory
+    # (so views and ``.data`` see it) and bumps the version counter (so a backward that saved
+    # the old values raises instead of using the new ones). When a graph is recorded, the op
+    # reads a copy of the old values, and this tensor becomes that op's output, as in torch.
+
+    def __iadd__(self, other: TensorLike) -> Tensor:
+        return self.add_(other)
+
+    def __isub__(self, other: TensorLike) -> Tensor:
+        return self.sub_(other)
+
+    def __imul__(self, other: TensorLike) -> Tensor:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: TensorLike) -> Tensor:
+        return self.div_(other)
+
+    def add_(self, other: Any, alpha: Scalar = 1) -> Tensor:
+        return self._in_place("add_", lambda t: t + (other if alpha == 1 else other * alpha), other)
+
+    def sub_(self, other: Any, alpha: Scalar = 1) -> Tensor:
+        return self._in_place("sub_", lambda t: t - (other if alpha == 1 else other * alpha), other)
+
+    def mul_(self, other: TensorLike) -> Tensor:
+        return self._in_place("mul_", lambda t: t * other, other)
+
+    def div_(self, other: TensorLike) -> Tensor:
+        return self._in_place("div_", lambda t: t / other, other)
+
+    def pow_(self, exponent: TensorLike) -> Tensor:
+        return self._in_place("pow_", lambda t: t**exponent, exponent)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - torch's names
+        return self._in_place("clamp_", lambda t: t.clamp(min, max), None)
+
+    def copy_(self, src: TensorLike) -> Tensor:
+        """Copy ``src``'s values (broadcast to this shape, cast to this dtype) into this tensor."""
+        self.__setitem__(Ellipsis, src)
+        return self
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def fill_(self, value: Any) -> Tensor:
+        self.__setitem__(Ellipsis, value)
+        return self
+
+    def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0) -> Tensor:
+        from .creation import generator
+
+        self.__setitem__(Ellipsis, generator().uniform(a, b, self._data.shape))
+        return self
+
+    def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0) -> Tensor:
+        from .creation import generator
+
+        self.__setitem__(Ellipsis, generator().normal(mean, std, self._data.shape))
+        return self
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``t[index] = value``: an in-place write (value broadcast, cast to t's dtype)."""
+        if isinstance(value, Tensor):
+            if value._data.dtype != self._data.dtype:
+                value = value.to(self._data.dtype)
+        elif not isinstance(value, (int, float, bool)):
+            value = np.asarray(value).astype(self._data.dtype, copy=False)
+        self._in_place("setitem", lambda t: ops.SetItem.apply(t, index, value), value)
+
+    def _in_place(self, name: str, compute: Any, other: Any) -> Tensor:
+        recording = engine.flags.grad_enabled and (
+            self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
+        )
+        if recording and self.requires_grad and self._op is None:
+            raise RuntimeError(
+                f"{name}: a leaf tensor that requires grad is being used in an in-place "
+                "operation. Update parameters inside `with tinygrad_rnn.no_grad():`, or use "
+                "an out-of-place operation (w = w - lr * g) on a copy."
+            )
+        if not recording:
+            with engine.no_grad():
+                result = compute(self)
+            _write(self, result._data, name)
+            return self
+        if self._data.base is not None and self._op is not None:
+            raise RuntimeError(
+                f"{name}: in-place change of a view of another tensor while recording a graph "
+                "is not supported (its base would not know); use an out-of-place operation, or "
+                "clone() first"
+            )
+        before = Tensor._make(self._data.copy(), self.requires_grad, self._op)
+        result = compute(before)
+        if result._data.dtype != self._data.dtype:
+            result = result.to(self._data.dtype)
+        _write(self, result._data, name)
+        self._op = result._op
+        self.requires_grad = result.requires_grad
+        if self._op is not None:
+            self._op._output = engine._weak(self)
+            self._op.saved = _rebind_output(self._op, result, self)
+        return self
 
     # comparisons give boolean tensors outside the graph, as in torch
     def __lt__(self, other: TensorLike) -> Tensor:
@@ -322,31 +578,43 @@ class Tensor:
     # ------------------------------------------------------------------ elementwise
 
     def exp(self) -> Tensor:
-        return ops.Exp.apply(self)
+        return ops.Exp.apply(_floating(self))
 
     def log(self) -> Tensor:
-        return ops.Log.apply(self)
+        return ops.Log.apply(_floating(self))
 
     def sqrt(self) -> Tensor:
-        return ops.Sqrt.apply(self)
+        return ops.Sqrt.apply(_floating(self))
 
     def abs(self) -> Tensor:
+        if self._data.dtype.kind == "b":
+            raise RuntimeError("abs: not implemented for bool tensors; convert first (.int())")
         return ops.Abs.apply(self)
 
+    __abs__ = abs
+
     def tanh(self) -> Tensor:
-        return ops.Tanh.apply(self)
+        return ops.Tanh.apply(_floating(self))
 
     def sigmoid(self) -> Tensor:
-        return ops.Sigmoid.apply(self)
+        return ops.Sigmoid.apply(_floating(self))
 
     def relu(self) -> Tensor:
+        if self._data.dtype.kind == "b":
+            raise RuntimeError("relu: not implemented for bool tensors; convert first (.float())")
         return ops.ReLU.apply(self)
 
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - torch's names
+        """Values limited to ``[min, max]`` (either may be None)."""
+        return ops.Clamp.apply(self, min, max)
+
+    clip = clamp
+
     def softmax(self, dim: int) -> Tensor:
-        return ops.Softmax.apply(self, dim)
+        return ops.Softmax.apply(_float_only(self, "softmax"), dim)
 
     def log_softmax(self, dim: int) -> Tensor:
-        return ops.LogSoftmax.apply(self, dim)
+        return ops.LogSoftmax.apply(_float_only(self, "log_softmax"), dim)
 
     # ------------------------------------------------------------------ reductions
 
@@ -432,9 +700,177 @@ class Tensor:
     def matmul(self, other: TensorLike) -> Tensor:
         return self @ other
 
+    # named like Python types, so defined last: annotations above still mean the builtins
+    def long(self) -> Tensor:
+        return self.to(np.int64)
+
+    def int(self) -> Tensor:
+        return self.to(np.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(np.bool_)
+
 
 def _raw(value: Any) -> Any:
     return value._data if isinstance(value, Tensor) else value
+
+
+def _floating(t: Tensor) -> Tensor:
+    """``t`` itself if it is floating-point, else converted to the default float32 (torch's
+    rule for float functions of integer tensors: exp, log, tanh, ...)."""
+    return t if t._data.dtype.kind in "fc" else ops.Cast.apply(t, DEFAULT_DTYPE)
+
+
+def _float_only(t: Tensor, where: str) -> Tensor:
+    if t._data.dtype.kind not in "fc":
+        raise RuntimeError(f"{where}: not implemented for dtype {t._data.dtype}; convert first with .float()")
+    return t
+
+
+def _write(tensor: Tensor, values: np.ndarray, name: str) -> None:
+    """Write ``values`` into ``tensor``'s memory, as an in-place op, and bump its version."""
+    target = tensor._data
+    if values.shape != target.shape:
+        raise RuntimeError(
+            f"{name}: output with shape {list(target.shape)} doesn't match the broadcast shape "
+            f"{list(values.shape)}; an in-place op cannot change a tensor's shape"
+        )
+    if not np.can_cast(values.dtype, target.dtype, "same_kind"):
+        raise RuntimeError(
+            f"{name}: result type {values.dtype} can't be cast to the desired output type "
+            f"{target.dtype}; use an out-of-place op (y = y * 0.5) or convert first (.float())"
+        )
+    if not target.flags.writeable:
+        raise RuntimeError(f"{name}: this tensor's memory is read-only (a broadcast view?); clone() it first")
+    np.copyto(target, values, casting="same_kind")
+    tensor._version[0] += 1
+
+
+def _rebind_output(op: Op, result: Tensor, tensor: Tensor) -> Any:
+    """After an in-place op, the op's output is ``tensor``: a saved OUTPUT follows its version."""
+    versions = getattr(op, "_versions", ())
+    if versions:
+        op._versions = tuple(
+            (i, tensor._version, tensor._version[0]) if counter is result._version else (i, counter, v)
+            for i, counter, v in versions
+        )
+    return op.saved
+
+
+def _to_dtype(where: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> np.dtype | None:
+    """The dtype asked for by ``to``-style arguments (dtype, device, tensor), checking devices."""
+    dtype = kwargs.get("dtype")
+    if "device" in kwargs and kwargs["device"] is not None:
+        device(kwargs["device"])
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, (str, device)):
+            device(a)
+        elif a is not None:
+            dtype = a
+    if dtype is None:
+        return None
+    try:
+        return np.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(f"{where}: {dtype!r} is neither a dtype nor a device") from error
+
+
+def _dim(dim: int, ndim: int, where: str) -> int:
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(
+            f"{where}: dimension out of range (expected to be in range of "
+            f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {dim})"
+        )
+    return dim % max(ndim, 1)
+
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
+    """torch.promote_types: the higher category wins whole (int64 + float32 -> float32);
+    within a category, the wider type."""
+    ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    if ca != cb:
+        return a if ca > cb else b
+    return np.promote_types(a, b)
+
+
+def _scalar_dtype(value: Any) -> np.dtype:
+    """The dtype torch gives a Python (or numpy) scalar in arithmetic with tensors."""
+    if isinstance(value, (bool, np.bool_)):
+        return np.dtype(bool)
+    if isinstance(value, (int, np.integer)):
+        return np.dtype(np.int64)
+    if isinstance(value, (complex, np.complexfloating)):
+        return np.dtype(np.complex64)
+    return np.dtype(DEFAULT_DTYPE)
+
+
+def result_type(*operands: Any) -> np.dtype:
+    """torch.result_type: tensors with dimensions decide within their category; a 0-d
+    tensor, then a Python number, only when its category is higher (bool < int < float);
+    a Python float then gives the default float32."""
+    groups: list[np.dtype | None] = [None, None, None]  # dimensioned, 0-d, Python numbers
+    for x in operands:
+        if isinstance(x, Tensor):
+            dtype, group = x._data.dtype, 0 if x._data.ndim else 1
+        elif isinstance(x, np.ndarray):
+            dtype, group = x.dtype, 0 if x.ndim else 1
+        else:
+            dtype, group = _scalar_dtype(x), 2
+        current = groups[group]
+        groups[group] = dtype if current is None else _promote_types(current, dtype)
+    result = None
+    for dtype in reversed(groups):  # combine from the lowest priority up
+        if dtype is None:
+            continue
+        if result is None or _CATEGORY[dtype.kind] >= _CATEGORY[result.kind]:
+            result = dtype
+        elif dtype.kind == "b":
+            result = _promote_types(dtype, result)
+    assert result is not None
+    return result
+
+
+def _promoted(a: Any, b: Any, floating: bool = False) -> tuple[Any, Any]:
+    """``a`` and ``b`` brought to their torch result dtype (a float one for true division)."""
+    # the common cases first (this runs for every arithmetic op): nothing to convert
+    if isinstance(a, Tensor):
+        kind = a._data.dtype.kind
+        if isinstance(b, Tensor):
+            if b._data.dtype == a._data.dtype and (kind == "f" or not floating):
+                return a, b
+        elif type(b) is float and kind == "f":
+            return a, b
+    elif isinstance(b, Tensor) and type(a) is float and b._data.dtype.kind == "f":
+        return a, b
+    if isinstance(a, np.generic):
+        a = a.item()
+    if isinstance(b, np.generic):
+        b = b.item()
+    if isinstance(a, (list, tuple)):
+        a = Tensor(a)
+    if isinstance(b, (list, tuple)):
+        b = Tensor(b)
+    dtype = result_type(a, b)
+    if floating and dtype.kind in "biu":
+        dtype = np.dtype(DEFAULT_DTYPE)
+    return _cast(a, dtype), _cast(b, dtype)
+
+
+def _cast(x: Any, dtype: np.dtype) -> Any:
+    if isinstance(x, Tensor):
+        return x if x._data.dtype == dtype else ops.Cast.apply(x, dtype)
+    if isinstance(x, np.ndarray):
+        return x if x.dtype == dtype else x.astype(dtype)
+    if isinstance(x, bool) and dtype.kind != "b":
+        return int(x) if dtype.kind in "iu" else float(x)
+    if dtype.kind == "f" and isinstance(x, int):
+        return float(x)
+    return x
 
 
 def _as_tensor(value: TensorLike) -> Tensor:

@@ -1,6 +1,7 @@
 """The homework's two experiments, end to end with the library's layers, losses and
-optimizers: a character model that learns two sentences, and a sine predictor trained with
-truncated BPTT that follows torch step for step."""
+optimizers, against torch step for step: the character model of examples/char_rnn.py and the
+sine predictor of examples/sine_wave.py (truncated BPTT). The models, the data and our training
+loop are the examples' own; torch's side is written here, as the reference."""
 
 from __future__ import annotations
 
@@ -11,126 +12,101 @@ import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim
 from tinygrad_rnn.nn import functional as F  # noqa: N812 - torch's usual alias
 
-SENTENCES = ("你好李焕英", "夏洛特烦恼")
+from ..examples._load import load_example
+
+char_rnn = load_example("char_rnn")
+sine_wave = load_example("sine_wave")
 
 
-def char_data() -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
-    """Vocabulary (the 10 characters), one-hot inputs (T=5, B=2, 10) with one sentence per
-    batch column, and next-character targets (5, 2); the last character of a sentence
-    predicts its first."""
-    vocab = tuple(dict.fromkeys("".join(SENTENCES)))
-    ids = np.array([[vocab.index(c) for c in sentence] for sentence in SENTENCES]).T  # (T, B)
-    inputs = np.eye(len(vocab), dtype=np.float32)[ids]
-    return vocab, inputs, np.roll(ids, -1, axis=0)
+class TorchHeadedRNN(torch.nn.Module):
+    """torch's counterpart of both examples' models: nn.RNN (tanh), then a Linear head."""
 
-
-class CharModel(nn.Module):
-    """nn.RNN(tanh) over the one-hot characters, a Linear head to one logit per character."""
-
-    def __init__(self, vocab_size: int, hidden_size: int) -> None:
+    def __init__(self, input_size: int, hidden_size: int, output_size: int) -> None:
         super().__init__()
-        self.rnn = nn.RNN(vocab_size, hidden_size, nonlinearity="tanh")
-        self.head = nn.Linear(hidden_size, vocab_size)
+        self.rnn = torch.nn.RNN(input_size, hidden_size, dtype=torch.float64)
+        self.head = torch.nn.Linear(hidden_size, output_size, dtype=torch.float64)
 
-    def forward(self, x: tg.Tensor) -> tg.Tensor:
-        output, _ = self.rnn(x)  # (T, B, H)
-        return self.head(output)  # (T, B, vocab)
-
-
-def test_char_model_learns_every_next_character():
-    vocab, inputs, targets = char_data()
-    assert len(vocab) == 10 and inputs.shape == (5, 2, 10)
-    tg.manual_seed(0)
-    model = CharModel(len(vocab), 16)
-    optimizer = optim.SGD(model.parameters(), lr=0.5)
-    x = tg.Tensor(inputs)
-    flat_targets = targets.reshape(-1)
-    losses = []
-    for _ in range(300):
-        logits = model(x).reshape(-1, len(vocab))  # (T*B, vocab)
-        loss = F.cross_entropy(logits, flat_targets)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    with tg.no_grad():
-        predicted = model(x).argmax(-1).numpy()
-    wrong = [
-        f"{vocab[int(i)]}->{vocab[int(p)]} (want {vocab[int(t)]})"
-        for i, p, t in zip(inputs.argmax(-1).ravel(), predicted.ravel(), targets.ravel())
-        if p != t
-    ]
-    assert not wrong, f"mispredicted: {wrong}; loss {losses[0]:.3f} -> {losses[-1]:.3f}"
-    assert losses[-1] < 0.1 * losses[0]
-
-
-# --------------------------------------------------------------------------- sine, vs torch
-
-CHUNK, STEPS = 20, 30
-
-
-def sine_chunk(k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k-th half-period of sin, [k*pi, (k+1)*pi], as 21 points: inputs are the first 20,
-    targets the next point of each, both (20, 1, 1) (time, batch, feature)."""
-    points = np.sin(np.linspace(k * np.pi, (k + 1) * np.pi, CHUNK + 1))
-    return points[:-1].reshape(CHUNK, 1, 1), points[1:].reshape(CHUNK, 1, 1)
-
-
-class SineModel(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.rnn = nn.RNN(1, 32)
-        self.head = nn.Linear(32, 1)
-
-    def forward(self, x: tg.Tensor, hidden: tg.Tensor | None) -> tuple[tg.Tensor, tg.Tensor]:
+    def forward(self, x, hidden=None):
         output, hidden = self.rnn(x, hidden)
         return self.head(output), hidden
 
 
-class TorchSineModel(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.rnn = torch.nn.RNN(1, 32)
-        self.head = torch.nn.Linear(32, 1)
-
-    def forward(self, x, hidden):
-        output, hidden = self.rnn(x, hidden)
-        return self.head(output), hidden
+def torch_copy(model: nn.Module, *sizes: int) -> TorchHeadedRNN:
+    theirs = TorchHeadedRNN(*sizes)
+    theirs.load_state_dict({name: torch.tensor(value) for name, value in model.state_dict().items()})
+    return theirs
 
 
-def test_sine_model_with_truncated_bptt_follows_torch_step_for_step():
-    """Same initial weights (ours, copied into torch), float64, Adam(lr=0.01), one chunk
-    per step with the hidden state carried and detached: equal losses at every step and
-    equal weights at the end."""
+def assert_same_weights(ours: nn.Module, theirs: torch.nn.Module) -> None:
+    final_theirs = theirs.state_dict()
+    assert list(ours.state_dict()) == list(final_theirs)
+    for name, value in ours.state_dict().items():
+        np.testing.assert_allclose(value, final_theirs[name].numpy(), rtol=1e-8, atol=1e-12, err_msg=name)
+
+
+def test_char_model_follows_torch_and_learns_every_next_character():
+    """The example's CharRNN and data in float64, SGD(lr=0.5) on both sentences at once for 300
+    steps: equal losses at every step, equal weights at the end, and every next character right."""
+    data = char_rnn.make_data()
+    data = data._replace(inputs=data.inputs.astype(np.float64))
+    vocab_size = len(data.vocab)
+    assert vocab_size == 10 and data.inputs.shape == (5, 2, 10)
     tg.manual_seed(0)
-    ours = SineModel().double()
-    theirs = TorchSineModel().double()
-    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
-    opt_ours = optim.Adam(ours.parameters(), lr=0.01)
-    opt_theirs = torch.optim.Adam(theirs.parameters(), lr=0.01)
+    ours = char_rnn.CharRNN(vocab_size, 16).double()
+    theirs = torch_copy(ours, vocab_size, 16, vocab_size)
+    opt_ours = optim.SGD(ours.parameters(), lr=0.5)
+    opt_theirs = torch.optim.SGD(theirs.parameters(), lr=0.5)
+    flat_targets = data.targets.reshape(-1)
 
-    hidden_ours = hidden_theirs = None
     losses_ours, losses_theirs = [], []
-    for step in range(STEPS):
-        x, y = sine_chunk(step)
-        prediction, hidden_ours = ours(tg.Tensor(x), hidden_ours)
-        loss = F.mse_loss(prediction, tg.Tensor(y))
+    for _ in range(300):
+        loss = F.cross_entropy(ours(tg.Tensor(data.inputs)).reshape(-1, vocab_size), flat_targets)
         opt_ours.zero_grad()
         loss.backward()
         opt_ours.step()
-        hidden_ours = hidden_ours.detach()
         losses_ours.append(loss.item())
 
-        prediction_t, hidden_theirs = theirs(torch.tensor(x), hidden_theirs)
-        loss_t = torch.nn.functional.mse_loss(prediction_t, torch.tensor(y))
+        logits_t, _ = theirs(torch.tensor(data.inputs))
+        loss_t = torch.nn.functional.cross_entropy(
+            logits_t.reshape(-1, vocab_size), torch.tensor(flat_targets)
+        )
         opt_theirs.zero_grad()
         loss_t.backward()
         opt_theirs.step()
-        hidden_theirs = hidden_theirs.detach()
         losses_theirs.append(loss_t.item())
 
     np.testing.assert_allclose(losses_ours, losses_theirs, rtol=1e-8)
-    final_theirs = theirs.state_dict()
-    for name, value in ours.state_dict().items():
-        np.testing.assert_allclose(value, final_theirs[name].numpy(), rtol=1e-8, atol=1e-12, err_msg=name)
+    assert_same_weights(ours, theirs)
+    _, probs = char_rnn.evaluate(ours, data)
+    assert char_rnn.predictions(probs, data.vocab) == ["好李焕英你", "洛特烦恼夏"]
+    assert losses_ours[-1] < 0.1 * losses_ours[0]
+
+
+STEPS = 30
+
+
+def test_sine_model_with_truncated_bptt_follows_torch_step_for_step():
+    """The example's SineRNN trained by the example's own loop (Adam, one half-period
+    per step, the hidden state carried and detached), against the same loop in torch from the
+    same initial weights, float64: equal losses at every step and equal weights at the end."""
+    tg.manual_seed(0)
+    ours = sine_wave.SineRNN().double()
+    theirs = torch_copy(ours, 1, sine_wave.HIDDEN, 1)
+    losses_ours, _ = sine_wave.train(ours, STEPS, show=())
+
+    optimizer = torch.optim.Adam(theirs.parameters(), lr=sine_wave.LEARNING_RATE)
+    hidden = None
+    losses_theirs = []
+    for step in range(STEPS):
+        _, x, y = sine_wave.sine_chunk(step)
+        prediction, hidden = theirs(torch.tensor(x), hidden)
+        loss = torch.nn.functional.mse_loss(prediction, torch.tensor(y))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        hidden = hidden.detach()
+        losses_theirs.append(loss.item())
+
+    np.testing.assert_allclose(losses_ours, losses_theirs, rtol=1e-8)
+    assert_same_weights(ours, theirs)
     assert np.mean(losses_ours[-5:]) < 0.2 * np.mean(losses_ours[:5]), "training did not reduce the loss"

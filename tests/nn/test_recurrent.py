@@ -224,7 +224,9 @@ def test_layer_is_the_cell_unrolled():
     state = None
     for t in range(T):
         state = cell(x[t], state)
-        np.testing.assert_allclose(output.detach().numpy()[t], state[0].detach().numpy(), rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(
+            output.detach().numpy()[t], state[0].detach().numpy(), rtol=1e-13, atol=1e-15
+        )
     np.testing.assert_allclose(c_n.detach().numpy()[0], state[1].detach().numpy(), rtol=1e-13, atol=1e-15)
 
 
@@ -460,7 +462,9 @@ def test_dropout_changes_the_output_in_training_and_matches_torch_in_eval():
     assert not np.allclose(train_out.detach().numpy(), no_dropout.detach().numpy())
     tg.manual_seed(0)
     again, _ = ours(tg.Tensor(x))
-    np.testing.assert_array_equal(train_out.detach().numpy(), again.detach().numpy())  # the library generator is seeded
+    np.testing.assert_array_equal(
+        train_out.detach().numpy(), again.detach().numpy()
+    )  # the library generator is seeded
     ours.eval()
     theirs.eval()
     close(ours(tg.Tensor(x))[0], theirs(torch.tensor(x))[0], "eval output with dropout=0.5")

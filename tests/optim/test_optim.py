@@ -70,7 +70,9 @@ def run_both(our_cls, torch_cls, options: dict, steps: int = STEPS) -> None:
         torch_opt.step()
         assert_same_parameters(ours, theirs, f"after step {step + 1}")
     start = make_pair()[0]
-    assert not np.allclose(start.out.weight.detach().numpy(), ours.out.weight.detach().numpy()), "the parameters never moved"
+    assert not np.allclose(start.out.weight.detach().numpy(), ours.out.weight.detach().numpy()), (
+        "the parameters never moved"
+    )
 
 
 SGD_OPTIONS = [

@@ -637,7 +637,7 @@ class LSTM(_RNNBase):
         return [(h0[i], c0[i]) for i in range(count)]
 
     def _final_state(self, finals: list[State]) -> State:
-        return stack([h for h, _ in finals], 0), stack([c for _, c in finals], 0)  # type: ignore[misc]
+        return stack([h for h, _ in finals], 0), stack([c for _, c in finals], 0)
 
     def forward(  # type: ignore[override]
         self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None

@@ -1,10 +1,10 @@
 """Every op of the engine, one class each, forward and backward side by side."""
 
 from .activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .elementwise import Abs, Add, Cast, Div, Exp, Log, Mul, Neg, Pow, Sqrt, Sub
+from .elementwise import Abs, Add, Cast, Clamp, Div, Exp, Log, Mul, Neg, Pow, Sqrt, Sub, Where
 from .linalg import Linear, MatMul
 from .reduce import BroadcastTo, Max, MaxDim, Mean, Sum, SumTo, argmax_indices, sum_to
-from .shape import Cat, GetItem, IndexAdd, Permute, Reshape, Stack, Transpose, cat, stack
+from .shape import Cat, Clone, GetItem, IndexAdd, Permute, Reshape, SetItem, Stack, Transpose, cat, stack
 
 __all__ = [
     "Abs",
@@ -12,6 +12,8 @@ __all__ = [
     "BroadcastTo",
     "Cast",
     "Cat",
+    "Clamp",
+    "Clone",
     "Div",
     "Exp",
     "GetItem",
@@ -29,6 +31,7 @@ __all__ = [
     "Pow",
     "ReLU",
     "Reshape",
+    "SetItem",
     "Sigmoid",
     "Softmax",
     "Sqrt",
@@ -38,6 +41,7 @@ __all__ = [
     "SumTo",
     "Tanh",
     "Transpose",
+    "Where",
     "argmax_indices",
     "cat",
     "stack",

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Op, dual
+from ..engine import OUTPUT, Op, apply_op
 from .elementwise import Exp
 from .reduce import Sum
 
@@ -18,9 +18,8 @@ class Tanh(Op):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
-        y = np.asarray(np.tanh(x))
-        ctx.save_for_backward(y)
-        return y
+        ctx.save_for_backward(OUTPUT)
+        return np.tanh(x)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
@@ -40,7 +39,7 @@ class Sigmoid(Op):
         np.exp(y, out=y)
         y += 1
         np.reciprocal(y, out=y)
-        ctx.save_for_backward(y)
+        ctx.save_for_backward(OUTPUT)
         return y
 
     @staticmethod
@@ -60,14 +59,12 @@ class ReLU(Op):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
-        positive = x > 0
-        ctx.save_for_backward(positive)  # a constant mask
+        ctx.positive = x > 0  # a constant mask
         return np.maximum(x, 0)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
-        (positive,) = ctx.saved_tensors
-        return grad * positive
+        return grad * ctx.positive
 
 
 class Softmax(Op):
@@ -77,14 +74,13 @@ class Softmax(Op):
     def forward(ctx: Any, x: np.ndarray, dim: int) -> np.ndarray:
         ctx.dim = dim
         e = np.exp(x - x.max(axis=dim, keepdims=True))
-        y = e / e.sum(axis=dim, keepdims=True)
-        ctx.save_for_backward(y)
-        return y
+        ctx.save_for_backward(OUTPUT)
+        return e / e.sum(axis=dim, keepdims=True)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
         (y,) = ctx.saved_tensors
-        return y * (grad - dual(Sum, grad * y, ctx.dim, True)), None
+        return y * (grad - apply_op(Sum, grad * y, ctx.dim, True)), None
 
 
 class LogSoftmax(Op):
@@ -94,11 +90,10 @@ class LogSoftmax(Op):
     def forward(ctx: Any, x: np.ndarray, dim: int) -> np.ndarray:
         ctx.dim = dim
         shifted = x - x.max(axis=dim, keepdims=True)
-        y = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
-        ctx.save_for_backward(y)
-        return y
+        ctx.save_for_backward(OUTPUT)
+        return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
         (y,) = ctx.saved_tensors
-        return grad - dual(Exp, y) * dual(Sum, grad, ctx.dim, True), None
+        return grad - apply_op(Exp, y) * apply_op(Sum, grad, ctx.dim, True), None

@@ -7,8 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Op, dual
+from ..engine import INPUT, OUTPUT, Op, apply_op
+from ..tensor import Tensor
 from .reduce import sum_to
+
+
+def _raw(x: Any) -> Any:
+    """The array of a Tensor (under create_graph saved values are Tensors), else ``x``."""
+    return x._data if isinstance(x, Tensor) else x
 
 
 def _shape(x: Any) -> tuple[int, ...] | None:
@@ -50,7 +56,7 @@ class Mul(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
         ctx.shapes = (_shape(a), _shape(b))
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(INPUT[0], INPUT[1])
         return a * b
 
     @staticmethod
@@ -68,15 +74,16 @@ class Div(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
         ctx.shapes = (_shape(a), _shape(b))
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(INPUT[1], OUTPUT)
         return a / b
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
-        a, b = ctx.saved_tensors
+        b, y = ctx.saved_tensors
         a_shape, b_shape = ctx.shapes
         grad_a = None if a_shape is None else sum_to(grad / b, a_shape)
-        grad_b = None if b_shape is None else sum_to(-grad * a / (b * b), b_shape)
+        # -grad * a / b**2 written as -grad * (a / b) / b: b*b under/overflows for tiny or huge b
+        grad_b = None if b_shape is None else sum_to(-grad * y / b, b_shape)
         return grad_a, grad_b
 
 
@@ -86,9 +93,8 @@ class Pow(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
         ctx.shapes = (_shape(a), _shape(b))
-        y = np.asarray(a**b)  # an array, not a numpy scalar: backward finds it by identity
-        ctx.save_for_backward(a, b, y)
-        return y
+        ctx.save_for_backward(INPUT[0], INPUT[1], OUTPUT)
+        return a**b
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
@@ -96,10 +102,18 @@ class Pow(Op):
         a_shape, b_shape = ctx.shapes
         grad_a = grad_b = None
         if a_shape is not None:
-            # d(a**b)/da = b * a**(b-1); b == 0 gives 0 even at a == 0, as in torch
-            grad_a = 0 * grad if b_shape is None and b == 0 else sum_to(grad * b * a ** (b - 1), a_shape)
+            # d(a**b)/da = b * a**(b-1), and 0 where b == 0 (even at a == 0), as in torch
+            if b_shape is None:
+                grad_a = 0 * grad if b == 0 else grad * (b * a ** (b - 1))
+            else:
+                grad_a = apply_op(Where, _raw(b) == 0, 0.0, grad * (b * a ** (b - 1)))
+            grad_a = sum_to(grad_a, a_shape)
         if b_shape is not None:
-            grad_b = sum_to(grad * y * dual(Log, a), b_shape)
+            # d(a**b)/db = a**b * log(a), and 0 where a == 0 and b >= 0 (not 0 * -inf), as in torch
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_b = grad * (y * apply_op(Log, a))
+            zero = (_raw(a) == 0) & (_raw(b) >= 0)
+            grad_b = sum_to(apply_op(Where, zero, 0.0, grad_b), b_shape)
         return grad_a, grad_b
 
 
@@ -120,9 +134,8 @@ class Exp(Op):
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
-        y = np.asarray(np.exp(a))
-        ctx.save_for_backward(y)
-        return y
+        ctx.save_for_backward(OUTPUT)
+        return np.exp(a)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
@@ -135,7 +148,7 @@ class Log(Op):
 
     @staticmethod
     def forward(ctx: Any, a: Any) -> Any:
-        ctx.save_for_backward(a)
+        ctx.save_for_backward(INPUT[0])
         return np.log(a)
 
     @staticmethod
@@ -149,9 +162,8 @@ class Sqrt(Op):
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
-        y = np.asarray(np.sqrt(a))
-        ctx.save_for_backward(y)
-        return y
+        ctx.save_for_backward(OUTPUT)
+        return np.sqrt(a)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
@@ -164,13 +176,12 @@ class Abs(Op):
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(np.sign(a))  # a constant: d sign(a)/da = 0
+        ctx.sign = np.sign(a)  # a constant: d sign(a)/da = 0
         return np.abs(a)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
-        (sign,) = ctx.saved_tensors
-        return grad * sign
+        return grad * ctx.sign
 
 
 class Cast(Op):
@@ -183,4 +194,49 @@ class Cast(Op):
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
-        return dual(Cast, grad, ctx.in_dtype), None
+        return apply_op(Cast, grad, ctx.in_dtype), None
+
+
+class Where(Op):
+    """``where(condition, a, b)``: ``a`` where the boolean ``condition`` holds, else ``b``
+    (broadcast together; the condition is a constant)."""
+
+    name = "where"
+
+    @staticmethod
+    def forward(ctx: Any, condition: np.ndarray, a: Any, b: Any) -> np.ndarray:
+        ctx.condition = condition = np.asarray(condition, dtype=bool)
+        ctx.shapes = (_shape(a), _shape(b))
+        return np.where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> tuple[None, Any, Any]:
+        a_shape, b_shape = ctx.shapes
+        zero = np.zeros((), dtype=grad.dtype)
+        grad_a = None if a_shape is None else sum_to(apply_op(Where, ctx.condition, grad, zero), a_shape)
+        grad_b = None if b_shape is None else sum_to(apply_op(Where, ctx.condition, zero, grad), b_shape)
+        return None, grad_a, grad_b
+
+
+class Clamp(Op):
+    """``clamp(x, min, max)``: limits are numbers (or None); the gradient passes where
+    ``min <= x <= max``, as in torch."""
+
+    name = "clamp"
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, low: Any, high: Any) -> np.ndarray:
+        if low is None and high is None:
+            raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        ctx.inside = inside  # a constant mask
+        out = x if low is None else np.maximum(x, np.asarray(low, dtype=x.dtype))
+        return out if high is None else np.minimum(out, np.asarray(high, dtype=x.dtype))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
+        return grad * ctx.inside, None, None

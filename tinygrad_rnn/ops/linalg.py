@@ -7,8 +7,36 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Op, OuterGrad
+from ..engine import INPUT, LazyGrad, Op
 from .reduce import sum_to
+
+
+class OuterGrad(LazyGrad):
+    """``sum_i lefts[i].T @ rights[i]``: the gradient of a weight matrix, kept lazy.
+
+    A weight shared by T time steps receives T such products; kept apart, they are
+    multiplied out at the end as one large product (stacked rows), which is faster than T
+    small products and T full-size additions. (The lazy-gradient protocol is described at
+    ``LazyGrad`` in engine.py.)"""
+
+    __slots__ = ("shape", "dtype", "lefts", "rights")
+
+    def __init__(self, left: np.ndarray, right: np.ndarray) -> None:
+        self.shape = (left.shape[1], right.shape[1])
+        self.dtype = np.result_type(left, right)
+        self.lefts, self.rights = [left], [right]
+
+    def dense(self) -> np.ndarray:
+        if len(self.lefts) == 1:
+            return np.asarray(self.lefts[0].T @ self.rights[0])
+        return np.concatenate(self.lefts).T @ np.concatenate(self.rights)
+
+    def absorb(self, other: Any) -> bool:
+        if type(other) is not OuterGrad:
+            return False
+        self.lefts += other.lefts
+        self.rights += other.rights
+        return True
 
 
 class MatMul(Op):
@@ -27,7 +55,7 @@ class MatMul(Op):
                 f"of the first) != {inner_b} ({'first' if b.ndim == 1 else 'second-to-last'} dim "
                 "of the second)"
             )
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(INPUT[0], INPUT[1])
         if a.ndim > 2 and b.ndim == 2:  # one 2-D product runs far faster than a loop of them
             return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
         return np.matmul(a, b)
@@ -73,7 +101,7 @@ class Linear(Op):
             raise ValueError(
                 f"linear: bias of shape {bias.shape} does not match weight of shape {weight.shape}"
             )
-        ctx.save_for_backward(x, weight)
+        ctx.save_for_backward(INPUT[0], INPUT[1])
         # batch dims folded into rows: one 2-D product runs far faster than a loop of them
         out = x.reshape(-1, x.shape[-1]) @ weight.T
         if bias is not None:

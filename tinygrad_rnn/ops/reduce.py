@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Op, dual
+from ..engine import Op, apply_op
 
 
 def _axes(dim: Any, ndim: int) -> tuple[int, ...]:
@@ -42,7 +42,7 @@ class SumTo(Op):
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
-        return dual(BroadcastTo, grad, ctx.in_shape), None
+        return apply_op(BroadcastTo, grad, ctx.in_shape), None
 
 
 class BroadcastTo(Op):
@@ -65,7 +65,7 @@ def sum_to(grad: Any, shape: tuple[int, ...] | None) -> Any:
         return None
     if grad.shape == shape:
         return grad
-    return dual(SumTo, grad, shape)
+    return apply_op(SumTo, grad, shape)
 
 
 class Sum(Op):
@@ -83,7 +83,7 @@ class Sum(Op):
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
-        return dual(BroadcastTo, grad.reshape(ctx.kept_shape), ctx.in_shape), None, None
+        return apply_op(BroadcastTo, grad.reshape(ctx.kept_shape), ctx.in_shape), None, None
 
 
 class Mean(Op):
@@ -100,7 +100,7 @@ class Mean(Op):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
         grad = grad.reshape(ctx.kept_shape) / ctx.count
-        return dual(BroadcastTo, grad, ctx.in_shape), None, None
+        return apply_op(BroadcastTo, grad, ctx.in_shape), None, None
 
 
 class Max(Op):
@@ -114,13 +114,12 @@ class Max(Op):
             raise ValueError("max: cannot take the max of an empty tensor")
         y = x.max()
         winners = x == y
-        ctx.save_for_backward((winners / np.count_nonzero(winners)).astype(x.dtype))  # constant
+        ctx.share = (winners / np.count_nonzero(winners)).astype(x.dtype)  # a constant
         return y
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
-        (share,) = ctx.saved_tensors
-        return grad * share
+        return grad * ctx.share
 
 
 def argmax_indices(x: np.ndarray, dim: int, keepdim: bool) -> np.ndarray:
@@ -140,12 +139,11 @@ class MaxDim(Op):
         (axis,) = _axes(dim, x.ndim)
         kept = indices if keepdim else np.expand_dims(indices, axis)
         positions = np.arange(x.shape[axis]).reshape([-1 if i == axis else 1 for i in range(x.ndim)])
-        ctx.save_for_backward(positions == kept)  # a constant one-hot mask
+        ctx.mask = positions == kept  # a constant one-hot mask
         ctx.kept_shape = kept.shape
         values = np.take_along_axis(x, kept, axis)
         return values if keepdim else values.squeeze(axis)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None, None, None]:
-        (mask,) = ctx.saved_tensors
-        return grad.reshape(ctx.kept_shape) * mask, None, None, None
+        return grad.reshape(ctx.kept_shape) * ctx.mask, None, None, None

@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Op, SparseGrad, dual
+from ..engine import LazyGrad, Op, apply_op
 from ..tensor import Tensor
+from .reduce import sum_to
 
 
 class Reshape(Op):
@@ -33,7 +34,7 @@ class Transpose(Op):
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
-        return dual(Transpose, grad, *ctx.dims), None, None
+        return apply_op(Transpose, grad, *ctx.dims), None, None
 
 
 class Permute(Op):
@@ -55,7 +56,7 @@ class Permute(Op):
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
-        return dual(Permute, grad, ctx.inverse), None
+        return apply_op(Permute, grad, ctx.inverse), None
 
 
 def _normalize_index(index: Any) -> tuple[Any, bool]:
@@ -94,7 +95,40 @@ class GetItem(Op):
     def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
         if isinstance(grad, np.ndarray):  # kept sparse: the engine adds it where it lands
             return SparseGrad(ctx.in_shape, ctx.index, grad, ctx.advanced), None
-        return dual(IndexAdd, grad, ctx.in_shape, ctx.index, ctx.advanced), None
+        return apply_op(IndexAdd, grad, ctx.in_shape, ctx.index, ctx.advanced), None
+
+
+def _index_add(out: np.ndarray, index: Any, values: Any, advanced: bool) -> None:
+    """``out[index] += values`` in place; with index arrays, repeated positions add up."""
+    if advanced:
+        np.add.at(out, index, values)
+    else:
+        out[index] += values
+
+
+class SparseGrad(LazyGrad):
+    """The gradient of ``x[index]`` kept sparse: zero except ``values`` at ``index``.
+
+    Reading a sequence step by step (``xs[t]`` for every t) then costs O(T) in backward
+    instead of T full-size arrays of zeros added together. (The lazy-gradient protocol is
+    described at ``LazyGrad`` in engine.py.)"""
+
+    __slots__ = ("shape", "dtype", "index", "values", "advanced")
+
+    def __init__(self, shape: tuple[int, ...], index: Any, values: np.ndarray, advanced: bool) -> None:
+        self.shape, self.dtype = shape, values.dtype
+        self.index, self.values, self.advanced = index, values, advanced
+
+    def add_to(self, out: np.ndarray) -> None:
+        _index_add(out, self.index, self.values, self.advanced)
+
+    def dense(self) -> np.ndarray:
+        out = np.zeros(self.shape, dtype=self.dtype)
+        self.add_to(out)
+        return out
+
+    def astype(self, dtype: Any) -> SparseGrad:
+        return SparseGrad(self.shape, self.index, self.values.astype(dtype), self.advanced)
 
 
 class IndexAdd(Op):
@@ -108,15 +142,50 @@ class IndexAdd(Op):
     ) -> np.ndarray:
         ctx.index = index
         out = np.zeros(shape, dtype=values.dtype)
-        if advanced:
-            np.add.at(out, index, values)  # repeated positions add up
-        else:
-            out[index] = values
+        _index_add(out, index, values, advanced)
         return out
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None, None, None]:
         return grad[ctx.index], None, None, None
+
+
+class SetItem(Op):
+    """``x`` with ``x[index] = value`` (on a copy): the op behind ``t[index] = value`` and
+    the in-place fills. ``value`` is a tensor, an array or a number, broadcast to the slot."""
+
+    name = "setitem"
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, index: Any, value: Any) -> np.ndarray:
+        index, _ = _normalize_index(index)
+        ctx.index = index
+        ctx.value_shape = value.shape if isinstance(value, np.ndarray) else None
+        out = x.copy()
+        out[index] = value
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> tuple[Any, None, Any]:
+        grad_x = apply_op(SetItem, grad, ctx.index, 0.0)
+        grad_value = None
+        if ctx.value_shape is not None:
+            grad_value = sum_to(grad[ctx.index], ctx.value_shape)
+        return grad_x, None, grad_value
+
+
+class Clone(Op):
+    """A copy with its own memory."""
+
+    name = "clone"
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        return grad
 
 
 class Cat(Op):

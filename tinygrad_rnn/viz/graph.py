@@ -320,7 +320,7 @@ def _gradients(roots: list[Tensor], ops: list[Op]) -> dict[int, Any]:
             "build the graph from tensors with requires_grad=True (e.g. a model's parameters)"
         )
     for op in ops:
-        if op.saved is engine._FREED:
+        if op.freed:
             raise RuntimeError(
                 f"draw(show_grad=True): the graph's saved arrays were freed by a backward() "
                 f"(first freed op: {op.describe()}); draw before calling backward(), or call "
