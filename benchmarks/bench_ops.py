@@ -19,6 +19,7 @@ import argparse
 import json
 import statistics
 import sys
+import time
 import timeit
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +30,14 @@ import numpy as np
 if not __package__:  # run as a file: measure this checkout's tinygrad_rnn, find the helpers
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import blas_info, machine_info, match_torch_threads, missing_from_ours  # noqa: E402
+from benchmarks import (  # noqa: E402
+    CLOCKS,
+    blas_info,
+    machine_info,
+    match_torch_threads,
+    missing_from_ours,
+    step_clock,
+)
 
 Ops = dict[str, Callable[[], Any]]
 
@@ -153,9 +161,9 @@ def working_ops(ops: Ops) -> tuple[Ops, dict[str, str]]:
     return working, failed
 
 
-def calibrate(fn: Callable[[], Any], target: float) -> int:
+def calibrate(fn: Callable[[], Any], target: float, clock: Callable[[], float]) -> int:
     """Loops per repeat so that one repeat lasts about ``target`` seconds."""
-    timer = timeit.Timer(fn)
+    timer = timeit.Timer(fn, timer=clock)
     number = 1
     while True:
         elapsed = timer.timeit(number)
@@ -164,11 +172,13 @@ def calibrate(fn: Callable[[], Any], target: float) -> int:
         number *= 10
 
 
-def measure(columns: dict[str, Ops], repeats: int, target: float) -> dict[str, dict[str, float]]:
+def measure(
+    columns: dict[str, Ops], repeats: int, target: float, clock: Callable[[], float] = time.perf_counter
+) -> dict[str, dict[str, float]]:
     """Median µs per call of every (column, op), repeats interleaved in rotated order."""
     cases = [(column, op) for column, ops in columns.items() for op in ops]
-    timers = {case: timeit.Timer(columns[case[0]][case[1]]) for case in cases}
-    numbers = {case: calibrate(columns[case[0]][case[1]], target) for case in cases}
+    timers = {case: timeit.Timer(columns[case[0]][case[1]], timer=clock) for case in cases}
+    numbers = {case: calibrate(columns[case[0]][case[1]], target, clock) for case in cases}
     samples: dict[tuple[str, str], list[float]] = {case: [] for case in cases}
     for r in range(repeats):
         shift = r % len(cases)
@@ -205,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", type=float, help="seconds per repeat (default 0.05, --quick 0.005)")
     parser.add_argument("--quick", action="store_true", help="a few seconds in all, for CI")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument(
+        "--clock",
+        choices=CLOCKS,
+        default="wall",
+        help="wall time, or this thread's CPU time (needs OPENBLAS_NUM_THREADS=1; for a busy machine)",
+    )
     args = parser.parse_args(argv)
     repeats = args.repeat or (3 if args.quick else 15)
     target = args.target or (0.005 if args.quick else 0.05)
@@ -212,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     blas = blas_info()
+    clock = step_clock(args.clock, blas["threads"])
     torch_threads = match_torch_threads(torch, blas["threads"])
     arrays = make_arrays()
     columns = {
@@ -228,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     print("# Per-op overhead, float64, x (4, 8), w (8, 8), b (8,)\n")
     print(
         f"numpy {np.__version__} ({blas['threads']} BLAS threads), torch {torch.__version__} "
-        f"({torch_threads['threads']} threads); {repeats} interleaved repeats of about {target} s; "
+        f"({torch_threads['threads']} threads); {args.clock} clock; {repeats} interleaved repeats of "
+        f"about {target} s; "
         "median µs per op. getitem is x[1:3]; add and mul are (4, 8) with (4, 8); "
         f"forward+backward is {EXPRESSION}. '(grad)': inputs require grad, so the graph is "
         f"recorded. 'chain' rows are per op of a chain of {CHAIN} tanh ops: forward alone (with "
@@ -238,8 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for note in notes:
         print(f"- {note}")
-    call_overhead = measure({"empty": {"call": lambda: None}}, repeats, target)["empty"]["call"]
-    result = measure(columns, repeats, target)
+    call_overhead = measure({"empty": {"call": lambda: None}}, repeats, target, clock)["empty"]["call"]
+    result = measure(columns, repeats, target, clock)
     print(table(result, call_overhead))
     if args.json:
         machine = machine_info() | {"torch": torch.__version__, "blas": blas, "torch_threads": torch_threads}

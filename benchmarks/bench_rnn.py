@@ -45,11 +45,13 @@ if not __package__:  # run as a file: measure this checkout's tinygrad_rnn, find
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import (  # noqa: E402
+    CLOCKS,
     blas_info,
     machine_info,
     match_torch_threads,
     missing_from_ours,
     peak_rss_kib,
+    step_clock,
 )
 from benchmarks.numpy_bptt import NUMPY_MODELS  # noqa: E402
 from benchmarks.problem import (  # noqa: E402
@@ -434,7 +436,12 @@ def thread_pool(library: str) -> str:
 
 
 def time_steps(
-    trainers: dict[str, Trainer], pools: dict[str, str], rounds: int, warmup: int, round_seconds: float
+    trainers: dict[str, Trainer],
+    pools: dict[str, str],
+    rounds: int,
+    warmup: int,
+    round_seconds: float,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, list[float]]:
     """Seconds per step of each trainer, from interleaved rounds.
 
@@ -457,10 +464,10 @@ def time_steps(
     block = {}
     for name in order:
         enter(name)
-        start = time.perf_counter()
+        start = clock()
         for _ in range(warmup):
             trainers[name].step()
-        block[name] = max(1, int(round_seconds / ((time.perf_counter() - start) / warmup)))
+        block[name] = max(1, int(round_seconds / max((clock() - start) / warmup, 1e-9)))
     times: dict[str, list[float]] = {name: [] for name in trainers}
     for r in range(rounds):
         shift = r % len(order)
@@ -468,9 +475,9 @@ def time_steps(
             enter(name)
             step, record = trainers[name].step, times[name].append
             for _ in range(block[name]):
-                start = time.perf_counter()
+                start = clock()
                 step()
-                record(time.perf_counter() - start)
+                record(clock() - start)
     return times
 
 
@@ -793,6 +800,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="tiny only, 3 rounds, float32 only, memory for the first config only",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the memory processes")
+    parser.add_argument(
+        "--clock",
+        choices=CLOCKS,
+        default="wall",
+        help="wall time, or this thread's CPU time (needs OPENBLAS_NUM_THREADS=1; for a busy machine)",
+    )
     parser.add_argument("--memory-steps", type=int, default=None, help="steps per memory process (default 3)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
@@ -832,7 +845,7 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], bool]:
                 print(f"- {dtype}: {note}")
             pools = {i.name: thread_pool(i.library) for i in impls if i.name in trainers}
             started = time.perf_counter()
-            samples = time_steps(trainers, pools, args.repeat, warmup, round_seconds)
+            samples = time_steps(trainers, pools, args.repeat, warmup, round_seconds, args.clock_function)
             del trainers
             gc.collect()
             result = {
@@ -870,6 +883,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     blas = blas_info()
+    args.clock_function = step_clock(args.clock, blas["threads"])
     torch_threads = match_torch_threads(torch, blas["threads"])
     machine = machine_info() | {"torch": torch.__version__, "blas": blas, "torch_threads": torch_threads}
     print("# RNN / LSTM / GRU training-step benchmark\n")
@@ -880,8 +894,8 @@ def main(argv: list[str] | None = None) -> int:
         f"OPENBLAS_CORETYPE={machine['OPENBLAS_CORETYPE']}"
     )
     print(
-        f"SGD lr={LEARNING_RATE}; {args.repeat} interleaved rounds; time per step is the median over "
-        "all timed steps, IQR its interquartile range."
+        f"SGD lr={LEARNING_RATE}; {args.repeat} interleaved rounds; time per step ({args.clock} clock) "
+        "is the median over all timed steps, IQR its interquartile range."
     )
     # Other processes' load is the usual reason two runs disagree: show it.
     machine["load_average_before"] = os.getloadavg()
@@ -915,7 +929,7 @@ def main(argv: list[str] | None = None) -> int:
     after = ", ".join(f"{x:.1f}" for x in machine["load_average_after"])
     print(f"\nTotal {time.perf_counter() - started:.0f} s; load average after: {after}.")
     if args.json:
-        settings = vars(args) | {"json": str(args.json)}
+        settings = {k: v for k, v in vars(args).items() if k != "clock_function"} | {"json": str(args.json)}
         payload = {"machine": machine, "args": settings, "results": results}
         args.json.write_text(json.dumps(payload, indent=2))
         print(f"wrote {args.json}")

@@ -30,8 +30,7 @@ import io
 import pstats
 import statistics
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from typing import Any
 if not __package__:  # run as a file: measure this checkout's tinygrad_rnn, find the helpers
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import CLOCKS, blas_info, step_clock  # noqa: E402
 from benchmarks.bench_rnn import CONFIGS, HandCellTrainer, ModuleTrainer, ours_library  # noqa: E402
 from benchmarks.problem import make_problem  # noqa: E402
 
@@ -55,7 +55,7 @@ def subclasses(root: type) -> list[type]:
 
 
 @contextmanager
-def timed_op_bodies(totals: dict[str, float]) -> Iterator[None]:
+def timed_op_bodies(totals: dict[str, float], clock: Callable[[], float]) -> Iterator[None]:
     """Wrap every op's forward and backward so that ``totals["forward"]`` and
     ``totals["backward"]`` accumulate the seconds spent inside them; the deferred gradient
     work of lazy gradients (``dense``, ``add_to``: the weight gradients' products) counts
@@ -65,7 +65,6 @@ def timed_op_bodies(totals: dict[str, float]) -> Iterator[None]:
 
     depth = [0]
     originals = []
-    clock = time.perf_counter
 
     def wrap(function: Any, kind: str) -> Any:
         def timed(*args: Any) -> Any:
@@ -101,12 +100,13 @@ def timed_op_bodies(totals: dict[str, float]) -> Iterator[None]:
 PHASES = ("forward", "backward", "sgd")
 
 
-def phase_times(trainer: Any, steps: int, bodies: dict[str, float] | None = None) -> dict[str, list[float]]:
+def phase_times(
+    trainer: Any, steps: int, clock: Callable[[], float], bodies: dict[str, float] | None = None
+) -> dict[str, list[float]]:
     """Seconds of each phase of each of ``steps`` steps: forward (zero_grad to the loss),
     backward (the walk), sgd (the optimizer's step). With ``bodies`` (see timed_op_bodies),
     also "forward bodies" and "backward bodies": the time inside op bodies, per step."""
     times: dict[str, list[float]] = {name: [] for name in (*PHASES, "forward bodies", "backward bodies")}
-    clock = time.perf_counter
     for _ in range(steps):
         if bodies is not None:
             bodies["forward"] = bodies["backward"] = 0.0
@@ -172,7 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--impl", default="ours_nn", choices=("ours_nn", "ours_cell"))
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--top", type=int, default=15, help="functions listed from cProfile")
+    parser.add_argument(
+        "--clock",
+        choices=CLOCKS,
+        default="wall",
+        help="wall time, or this thread's CPU time (needs OPENBLAS_NUM_THREADS=1; for a busy machine)",
+    )
     args = parser.parse_args(argv)
+    clock = step_clock(args.clock, blas_info()["threads"])
 
     config = next(c for c in CONFIGS if c.name == args.config)
     problem = make_problem(config, args.dtype)
@@ -183,15 +190,15 @@ def main(argv: list[str] | None = None) -> int:
 
     counts, saved, retained = graph_census(trainer)
     n_ops = sum(counts.values())
-    plain = phase_times(trainer, args.steps)
+    plain = phase_times(trainer, args.steps, clock)
     totals = {"forward": 0.0, "backward": 0.0}
-    with timed_op_bodies(totals):
-        instrumented = phase_times(trainer, args.steps, totals)
+    with timed_op_bodies(totals, clock):
+        instrumented = phase_times(trainer, args.steps, clock, totals)
 
     def ms(samples: list[float]) -> float:  # median, per step
         return statistics.median(samples) * 1e3
 
-    print(f"# {args.impl}, {config.describe()}, {args.dtype}\n")
+    print(f"# {args.impl}, {config.describe()}, {args.dtype}, {args.clock} clock\n")
     print(f"{n_ops} ops per step ({n_ops / config.seq_len:.1f} per time step): ", end="")
     print(", ".join(f"{name} {count}" for name, count in counts.most_common()))
     print(
@@ -225,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
 
     profiler = cProfile.Profile()
     profiler.enable()
-    phase_times(trainer, args.steps)
+    phase_times(trainer, args.steps, clock)
     profiler.disable()
     text = io.StringIO()
     pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(args.top)
