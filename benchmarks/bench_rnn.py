@@ -808,6 +808,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--memory-steps", type=int, default=None, help="steps per memory process (default 3)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        nargs="+",
+        help="print the tables and the goals from the --json files of earlier runs (merged), run nothing",
+    )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.configs = args.configs or ("tiny" if args.quick else ",".join(SIZES))
@@ -873,8 +879,64 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], bool]:
     return results, all_ok
 
 
+RESULTS_NOTE = (
+    "peak RSS Δ: peak resident set (VmHWM) of a fresh process that builds the implementation "
+    "and runs {steps} step(s), minus that of a process that stops before building it (both import "
+    "the same libraries, build the same data and warm up on a miniature model). tracemalloc peak "
+    "(numpy-based only): the most memory numpy and Python held at once from building the "
+    "implementation through those steps. peak ÷ numpy: RSS deltas, or tracemalloc peaks (tm) when "
+    f"numpy's RSS delta is under {MIN_RSS_FOR_RATIO_MIB:g} MiB. retained KiB/step: what one step "
+    "keeps between forward and backward, over T (numpy: its caches; ours: tracemalloc; torch: the "
+    "storages autograd saved). 'ours ÷ this' > 1 means ours is slower.\n"
+)
+
+
+def print_report(results: list[dict[str, Any]]) -> None:
+    """Each timed config's table, then the goals."""
+    for result in results:
+        if result.get("aborted"):
+            print(f"### {result['config']}: not timed (implementations disagree)\n")
+            continue
+        config = next(c for c in CONFIGS if c.name == result["config"])
+        print(f"### {config.describe()}, {result['dtype']}\n")
+        print(results_table(result))
+        print()
+    print("# Goals\n")
+    print(goals_table(results))
+
+
+def _loads(loads: list[float] | None) -> str:
+    return "n/a" if loads is None else ", ".join(f"{x:.1f}" for x in loads)
+
+
+def report_files(paths: list[Path]) -> int:
+    """The report of earlier runs' --json files, merged in the order of CONFIGS."""
+    results, machines = [], []
+    for path in paths:
+        payload = json.loads(path.read_text())
+        results += payload["results"]
+        machines.append(payload["machine"] | {"args": payload["args"]})
+    order = {c.name: i for i, c in enumerate(CONFIGS)}
+    results.sort(key=lambda r: (order[r["config"]], r.get("dtype", "")))
+    for path, machine in zip(paths, machines):
+        settings = machine["args"]
+        print(
+            f"- {path.name}: configs {settings['configs']} (cells {settings['cells']}), "
+            f"{settings['repeat']} rounds, {settings.get('clock', 'wall')} clock; BLAS "
+            f"{machine['blas']['threads']} thread(s), torch {machine['torch_threads']['threads']}; "
+            f"load average before {_loads(machine.get('load_average_before'))}, "
+            f"after {_loads(machine.get('load_average_after'))}"
+        )
+    print()
+    print(RESULTS_NOTE.format(steps=machines[0]["args"]["memory_steps"]))
+    print_report(results)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report:
+        return report_files(args.report)
     if args.memory_child:
         config = selected_configs(args.configs, args.cells)[0]
         print(json.dumps(memory_child(args.memory_child, config, args.dtype, args.memory_steps)))
@@ -899,34 +961,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     # Other processes' load is the usual reason two runs disagree: show it.
     machine["load_average_before"] = os.getloadavg()
-    before = ", ".join(f"{x:.1f}" for x in machine["load_average_before"])
-    print(f"Load average (1, 5, 15 min) before: {before}")
+    print(f"Load average (1, 5, 15 min) before: {_loads(machine['load_average_before'])}")
     started = time.perf_counter()
     results, all_ok = run(args)
     machine["load_average_after"] = os.getloadavg()
 
     print("\n# Results\n")
-    print(
-        "peak RSS Δ: peak resident set (VmHWM) of a fresh process that builds the implementation "
-        f"and runs {args.memory_steps} step(s), minus that of a process that stops before building "
-        "it (both import the same libraries, build the same data and warm up on a miniature model). "
-        "tracemalloc peak (numpy-based only): the most memory numpy and Python held at once from "
-        "building the implementation through those steps. peak ÷ numpy: RSS deltas, or tracemalloc "
-        f"peaks (tm) when numpy's RSS delta is under {MIN_RSS_FOR_RATIO_MIB:g} MiB. retained KiB/step: "
-        "what one step keeps between forward and backward, over T (numpy: its caches; ours: "
-        "tracemalloc; torch: the storages autograd saved). 'ours ÷ this' > 1 means ours is slower.\n"
-    )
-    for result in results:
-        if result.get("aborted"):
-            print(f"### {result['config']}: not timed (implementations disagree)\n")
-            continue
-        config = next(c for c in CONFIGS if c.name == result["config"])
-        print(f"### {config.describe()}, {result['dtype']}\n")
-        print(results_table(result))
-        print()
-    print("# Goals\n")
-    print(goals_table(results))
-    after = ", ".join(f"{x:.1f}" for x in machine["load_average_after"])
+    print(RESULTS_NOTE.format(steps=args.memory_steps))
+    print_report(results)
+    after = _loads(machine["load_average_after"])
     print(f"\nTotal {time.perf_counter() - started:.0f} s; load average after: {after}.")
     if args.json:
         settings = {k: v for k, v in vars(args).items() if k != "clock_function"} | {"json": str(args.json)}

@@ -30,14 +30,19 @@ def test_every_implementation_agrees_with_torch_nn(cell):
     assert {r["implementation"] for r in rows} == {i.name for i in impls}
 
 
-def test_quick_run_reports_every_goal(torch_threads, capsys):
-    status = bench_rnn.main(["--quick", "--no-memory", "--configs", "gru-tiny", "--repeat", "1"])
+def test_quick_run_reports_every_goal(torch_threads, capsys, tmp_path):
+    saved = tmp_path / "run.json"
+    argv = ["--quick", "--no-memory", "--configs", "gru-tiny", "--repeat", "1", "--json", str(saved)]
+    assert bench_rnn.main(argv) == 0
     out = capsys.readouterr().out
-    assert status == 0
     assert "### gru-tiny: GRU V=10 B=1 T=5 H=100, float32" in out
     goals = out.split("# Goals")[1]
     for column in ("ours_nn ÷ torch_nn", "ours_nn ÷ numpy", "ours_cell ÷ torch_unrolled", "peak ÷ numpy"):
         assert column in goals
+    # --report prints the same tables from the saved file
+    assert bench_rnn.main(["--report", str(saved)]) == 0
+    reported = capsys.readouterr().out.split("### gru-tiny")[1]
+    assert reported.strip() == out.split("### gru-tiny")[1].split("\nTotal")[0].strip()
 
 
 def test_configs_by_size_and_by_name():
