@@ -9,20 +9,56 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
-import matplotlib
+__all__ = [
+    "add_common_arguments",
+    "cjk_font",
+    "output_dir",
+    "plt",
+    "progress",
+    "require",
+    "save_figure",
+    "write",
+]
 
-matplotlib.use("Agg")  # write files only: no window, no display needed
+EXTRA_HINT = 'pip install "tinygrad_rnn[examples]"  (from a clone: pip install -e ".[examples]")'
 
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.ft2font import FT2Font  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
-__all__ = ["add_common_arguments", "cjk_font", "output_dir", "plt", "progress", "save_figure"]
+def require(module: str) -> ModuleType:
+    """Import an optional dependency of the examples, or stop with a message naming the extra
+    that installs it (not a bare ModuleNotFoundError)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "this example"
+        raise SystemExit(
+            f"{script}: needs {module.split('.')[0]}, which is not installed ({error}).\n"
+            f"Install the examples' extra: {EXTRA_HINT}"
+        ) from None
+
+
+@functools.cache
+def _pyplot() -> Any:
+    matplotlib = require("matplotlib")
+    matplotlib.use("Agg")  # write files only: no window, no display needed
+    return require("matplotlib.pyplot")
+
+
+class _LazyPyplot:
+    """``matplotlib.pyplot``, imported when first used, so that ``--help`` works and a missing
+    matplotlib is reported with the extra to install."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_pyplot(), name)
+
+
+plt: Any = _LazyPyplot()
 
 T = TypeVar("T")
 
@@ -56,7 +92,13 @@ def output_dir(path: Path) -> Path:
 
 def progress(iterable: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
     """A tqdm progress bar on stderr, shown when stderr is a terminal (not in logs or tests)."""
+    tqdm = require("tqdm").tqdm
     return iter(tqdm(iterable, desc=description, total=total, disable=None, leave=False, unit="step"))
+
+
+def write(line: str) -> None:
+    """Print a line without breaking a progress bar that is being drawn."""
+    require("tqdm").tqdm.write(line)
 
 
 def save_figure(fig: Any, path: Path, dpi: int = 110) -> Path:
@@ -68,6 +110,9 @@ def save_figure(fig: Any, path: Path, dpi: int = 110) -> Path:
 
 
 def _covers(path: str, text: str) -> bool:
+    _pyplot()
+    from matplotlib.ft2font import FT2Font
+
     try:
         charmap = FT2Font(path).get_charmap()
     except (OSError, RuntimeError, ValueError):  # unreadable or unsupported font file
@@ -78,6 +123,9 @@ def _covers(path: str, text: str) -> bool:
 def _candidate_files() -> list[str]:
     """Font files matplotlib knows, then fonts on the system that its cache may predate (a font
     installed after matplotlib first ran); likely CJK fonts first."""
+    _pyplot()
+    from matplotlib import font_manager
+
     known = [
         entry.fname for entry in font_manager.fontManager.ttflist if "last resort" not in entry.name.lower()
     ]
@@ -93,6 +141,9 @@ def _candidate_files() -> list[str]:
 
 @functools.cache
 def _find_font(text: str) -> str | None:
+    _pyplot()
+    from matplotlib import font_manager
+
     for path in _candidate_files():
         if _covers(path, text):
             font_manager.fontManager.addfont(path)

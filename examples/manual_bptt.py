@@ -1,9 +1,11 @@
 """Back-propagation through time for a small tanh RNN, derived by hand and checked.
 
-The task is next-character prediction on the sentences 你好李焕英 and 夏洛特烦恼:
-a vocabulary of their ten characters, one-hot inputs, each character predicts
-the next one and the last character of a sentence wraps around to predict its
-first. The model and every formula follow docs/bptt.md:
+The task is the course homework's: next-character prediction on the sentences
+你好李焕英 and 夏洛特烦恼, a vocabulary of their ten characters, one-hot inputs,
+and the ten characters read as one cycle across both sentences: each character
+predicts the next one, the last of the first sentence predicts the first of
+the second (英 -> 夏) and the last of the second the first of the first
+(恼 -> 你). The model and every formula follow docs/bptt.md:
 
     z_t   = U x_t + W s_{t-1} + b      s_t = tanh(z_t),  s_0 = 0
     z^o_t = V s_t + c                  o_t = softmax(z^o_t)
@@ -28,7 +30,8 @@ Shapes: a batch of B sentences is stored as columns, so a time step is a
 inputs[t - 1] is x_t, hidden[t] is s_t (hidden[0] is s_0).
 
     python examples/manual_bptt.py                 # check table and PNG
-    python examples/manual_bptt.py --truncate 2    # also truncated BPTT
+    python examples/manual_bptt.py --truncate 2    # also truncated BPTT (table and bars)
+    python examples/manual_bptt.py --quick         # hidden 4, 20 training steps
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+import _common
 import numpy as np
+from _common import add_common_arguments
 
 SENTENCES = ("你好李焕英", "夏洛特烦恼")
 PARAM_NAMES = ("U", "W", "V", "b", "c")
@@ -54,6 +59,12 @@ class Data(NamedTuple):
     vocab: tuple[str, ...]
 
 
+class Result(NamedTuple):
+    path: Path  # the bar chart
+    errors: dict[str, dict[str, float]]  # the printed check table: row -> weight -> relative error
+    truncated: dict[str, float] | None  # with --truncate K: bptt(truncate=K) vs full, per weight
+
+
 class Unrolled(NamedTuple):
     hidden: np.ndarray  # (n + 1, H, B); hidden[t] is s_t, hidden[0] = s_0 = 0
     probs: np.ndarray  # (n, D, B); probs[t - 1] is o_t
@@ -63,7 +74,8 @@ class Unrolled(NamedTuple):
 def make_data(sentences: Sequence[str] = SENTENCES) -> Data:
     """One-hot inputs and next-character targets, one sentence per column.
 
-    The vocabulary is the sentences' characters in order of first appearance.
+    The vocabulary is the sentences' characters in order of first appearance; the
+    targets follow the cycle through all sentences (see cycle_targets()).
     """
     lengths = {len(sentence) for sentence in sentences}
     if len(lengths) != 1:
@@ -74,8 +86,14 @@ def make_data(sentences: Sequence[str] = SENTENCES) -> Data:
     vocab = tuple(dict.fromkeys("".join(sentences)))
     index = {char: i for i, char in enumerate(vocab)}
     ids = np.array([[index[char] for char in sentence] for sentence in sentences]).T
-    targets = np.roll(ids, -1, axis=0)  # the last character predicts the first
-    return Data(one_hot(ids, len(vocab)), targets, vocab)
+    return Data(one_hot(ids, len(vocab)), cycle_targets(ids), vocab)
+
+
+def cycle_targets(ids: np.ndarray) -> np.ndarray:
+    """(n, B) character ids, one sentence per column -> the id of the next character when
+    the sentences are read one after the other and the last wraps to the first: within a
+    sentence its next character, at a sentence's end the next sentence's first character."""
+    return np.roll(ids.T.ravel(), -1).reshape(ids.T.shape).T
 
 
 def one_hot(ids: np.ndarray, size: int) -> np.ndarray:
@@ -177,6 +195,7 @@ def homework_bptt(
     inputs: np.ndarray,
     targets: np.ndarray,
     mistakes: Sequence[str] = MISTAKES,
+    truncate: int | None = None,
 ) -> tuple[Params, float]:
     """The homework's hand-written BPTT, with its four mistakes.
 
@@ -187,11 +206,18 @@ def homework_bptt(
     default reproduces all four. Without "a" the forward pass is the tanh RNN;
     with it, homework_forward(), whose loss is then the one being differentiated.
 
+    truncate=K is the homework's truncation: each loss L_t goes back at most K
+    steps, through j = t, ..., max(1, t - K) (a window that slides with t, not
+    the chunks of bptt(truncate=K)); window_engine_gradients() computes the same
+    window with the engine.
+
     Returns the gradients and the loss of the forward pass used.
     """
     unknown = set(mistakes) - set(MISTAKES)
     if unknown:
         raise ValueError(f"homework_bptt: unknown mistakes {sorted(unknown)}; choose from {MISTAKES}")
+    if truncate is not None and truncate < 1:
+        raise ValueError(f"homework_bptt: truncate must be a positive number of steps, got {truncate}")
     n, vocab_size, batch = inputs.shape
     run_forward = homework_forward if "a" in mistakes else forward
     unrolled = run_forward(params, inputs, targets)
@@ -205,7 +231,8 @@ def homework_bptt(
             grads["V"] += np.outer(g[t - 1], s[t])
             grads["c"][:, 0] += g[t - 1]
             grad_hidden = params["V"].T @ g[t - 1]  # dL_t/ds_t
-            for j in range(t, 0, -1):  # ... walked back through steps j = t..1
+            first = 1 if truncate is None else max(1, t - truncate)
+            for j in range(t, first - 1, -1):  # ... walked back through steps j = t..first
                 # (c) takes the derivative at the current step t, where the
                 # gradient now sits at the earlier step j. (a) 1 - s**2 is
                 # tanh's derivative, but homework_forward() applied no tanh.
@@ -328,6 +355,43 @@ def engine_gradients(
     return {name: weight.grad.numpy() for name, weight in weights.items()}
 
 
+def window_engine_gradients(
+    params: Params,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    truncate: int | None = None,
+    linear: bool = False,
+) -> Params:
+    """Gradients by the engine of the loss that homework_bptt(truncate=K) differentiates
+    when done right: each loss L_t reaches back only to step max(1, t - K).
+
+    The states are computed once without a graph; then, for every t, the last K + 1
+    steps before L_t are run again with Tensors from the constant state s_{t-K-1}, so
+    the engine's ordinary backward sends L_t back exactly through that window. With
+    linear=True the steps have no tanh (homework_forward()). The forward values, and
+    the loss, are those of the full unroll; only the gradient paths are cut.
+    """
+    import tinygrad_rnn as tg
+    from tinygrad_rnn.nn import functional as F  # noqa: N812 - torch's usual alias
+
+    n, _, batch = inputs.shape
+    states = (homework_forward if linear else forward)(params, inputs, targets).hidden
+    weights = {name: tg.Tensor(params[name], requires_grad=True) for name in PARAM_NAMES}
+    U, W, V, b, c = (weights[name] for name in PARAM_NAMES)  # noqa: N806 - the math's names
+    loss = tg.Tensor(0.0, dtype=np.float64)
+    for t in range(1, n + 1):
+        first = 1 if truncate is None else max(1, t - truncate)
+        hidden = tg.Tensor(states[first - 1])  # s_{first - 1}, a constant
+        for j in range(first, t + 1):
+            hidden = U @ tg.Tensor(inputs[j - 1]) + W @ hidden + b  # z_j
+            if not linear:
+                hidden = hidden.tanh()  # s_j
+        logits = V @ hidden + c
+        loss = loss + F.cross_entropy(logits.T, targets[t - 1], reduction="sum")
+    loss.backward()
+    return {name: weight.grad.detach().numpy() for name, weight in weights.items()}
+
+
 def reference_gradients(params: Params, inputs: np.ndarray, targets: np.ndarray) -> dict[str, Params]:
     """Gradients of forward()'s loss from independent implementations, by column name.
 
@@ -383,29 +447,39 @@ def format_table(title: str, rows: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def plot_errors(correct: dict[str, float], homework: dict[str, float], path: Path) -> None:
-    """Bar chart, log scale: relative error vs finite differences per weight."""
-    import matplotlib
+# drawn for a difference of exactly 0 on the log scale of plot_errors(), labelled "0"
+ZERO_BAR = 1e-13
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def plot_errors(
+    correct: dict[str, float],
+    homework: dict[str, float],
+    path: Path,
+    truncated: dict[str, float] | None = None,
+    truncate: int | None = None,
+) -> None:
+    """Bar chart, log scale: relative error vs finite differences per weight; with
+    ``truncated``, a third bar per weight: how far bptt(truncate=K) is from full BPTT."""
+    plt = _common.plt
+    series = [("hand-derived bptt() vs finite diff", correct, "tab:blue"),
+              ("homework_bptt() vs finite diff", homework, "tab:red")]  # fmt: skip
+    if truncated is not None:
+        series.append((f"bptt(truncate={truncate}) vs full bptt()", truncated, "tab:green"))
     positions = np.arange(len(PARAM_NAMES))
-    width = 0.38
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for offset, label, errors, color in (
-        (-width / 2, "hand-derived bptt()", correct, "tab:blue"),
-        (width / 2, "homework_bptt()", homework, "tab:red"),
-    ):
-        heights = [errors[name] for name in PARAM_NAMES]
+    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(6 + 1.2 * len(series), 4.8))
+    for k, (label, errors, color) in enumerate(series):
+        values = [errors[name] for name in PARAM_NAMES]
+        heights = [max(value, ZERO_BAR) for value in values]
+        offset = (k - (len(series) - 1) / 2) * width
         bars = ax.bar(positions + offset, heights, width, label=label, color=color)
-        ax.bar_label(bars, labels=[f"{h:.2g}" for h in heights], fontsize=7, padding=2)
+        ax.bar_label(bars, labels=[f"{v:.2g}" for v in values], fontsize=7, padding=2)
     ax.set_yscale("log")
-    ax.set_ylim(1e-13, 1e2)
+    ax.set_ylim(ZERO_BAR / 2, 1e2)
     ax.set_xticks(positions, [f"d{name}" for name in PARAM_NAMES])
-    ax.set_ylabel("||grad - numeric|| / ||numeric||  (log)")
-    ax.set_title("BPTT gradients of the 10-character RNN vs finite differences")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+    ax.set_ylabel("relative difference ||a - b|| / ||b||  (log)")
+    ax.set_title("BPTT gradients of the 10-character RNN")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(series), frameon=False, fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -417,19 +491,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description="Check hand-derived BPTT for a tanh RNN against finite differences "
         "and torch, next to the homework's flawed version."
     )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("outputs"),
-        help="directory for the PNG (default: ./outputs)",
-    )
+    add_common_arguments(parser)
     parser.add_argument(
         "--steps",
         type=int,
-        default=100,
-        help="gradient-descent steps after the check, to show the task is learned (default: 100)",
+        help="gradient-descent steps after the check, to show the task is learned "
+        "(default: 100, 20 with --quick)",
     )
-    parser.add_argument("--hidden", type=int, default=8, help="hidden size H (default: 8)")
+    parser.add_argument("--hidden", type=int, help="hidden size H (default: 8, 4 with --quick)")
     parser.add_argument(
         "--truncate",
         type=int,
@@ -438,6 +507,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for the initial weights (default: 0)")
     return parser.parse_args(argv)
+
+
+ROW_LEGEND = """\
+rows: "bptt vs X" compares the hand-derived bptt() with X;
+  homework: homework_bptt() with all four mistakes, vs finite differences of its own
+            forward pass (no tanh), the function it actually differentiates;
+  only (a): no tanh in the forward pass, yet tanh's derivative 1 - s**2 in the backward;
+  only (b): dW as an elementwise product delta * s, broadcast over rows, not an outer product;
+  only (c): walking back to step j, tanh's derivative taken at step t instead of step j;
+  only (d): the output gradients of earlier losses added again on the way back;
+  none:     all four fixed (docs/bptt.md, "Where the hand-written version goes wrong")"""
 
 
 def check_table(params: Params, data: Data) -> dict[str, dict[str, float]]:
@@ -481,12 +561,14 @@ def truncation_table(params: Params, data: Data, truncate: int) -> dict[str, dic
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> Path:
+def main(argv: Sequence[str] | None = None) -> Result:
     """Print the gradient check (and truncation) tables, train, write the PNG.
 
-    Returns the path of the PNG.
+    Returns the PNG's path and the numbers it plots.
     """
     args = parse_args(argv)
+    args.steps = (20 if args.quick else 100) if args.steps is None else args.steps
+    args.hidden = args.hidden or (4 if args.quick else 8)
     data = make_data()
     n, vocab_size, batch = data.inputs.shape
     rng = np.random.default_rng(args.seed)
@@ -498,14 +580,14 @@ def main(argv: Sequence[str] | None = None) -> Path:
 
     rows = check_table(params, data)
     print(format_table("relative error ||a - b|| / ||b||", rows))
-    print(
-        "homework: vs finite differences of its own forward pass (no tanh);\n"
-        "only (x): homework_bptt() making just mistake x; none: all four fixed"
-    )
+    print(ROW_LEGEND)
+    truncated = None
     if args.truncate is not None:
         print()
         title = f"BPTT truncated to chunks of K={args.truncate} steps (n={n})"
-        print(format_table(title, truncation_table(params, data, args.truncate)))
+        truncation_rows = truncation_table(params, data, args.truncate)
+        print(format_table(title, truncation_rows))
+        truncated = truncation_rows["truncated vs full bptt"]
 
     if args.steps > 0:
         params, losses = train(params, data, args.steps)
@@ -519,9 +601,9 @@ def main(argv: Sequence[str] | None = None) -> Path:
 
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "manual_bptt_errors.png"
-    plot_errors(rows["bptt vs finite diff"], rows["homework vs finite diff"], path)
+    plot_errors(rows["bptt vs finite diff"], rows["homework vs finite diff"], path, truncated, args.truncate)
     print(f"\nwrote {path}")
-    return path
+    return Result(path, rows, truncated)
 
 
 if __name__ == "__main__":

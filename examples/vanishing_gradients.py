@@ -67,7 +67,7 @@ class Unrolled(nn.Module):
             if kind == "rnn":
                 raise ValueError("Unrolled: a plain RNN cell has no gate to bias")
             # second block of H: the forget gate f of (i, f, g, o), the update gate z of (r, z, n)
-            self.cell.bias_ih.data[hidden_size : 2 * hidden_size] += gate_bias
+            self.cell.bias_ih.data.numpy()[hidden_size : 2 * hidden_size] += gate_bias
 
     def forward(self, inputs: tg.Tensor) -> tuple[tg.Tensor, list[tg.Tensor]]:
         """inputs: (T, input_size) -> (loss on the last state, [h_1, ..., h_T] each (H,))."""

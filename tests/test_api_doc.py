@@ -11,7 +11,7 @@ import tinygrad_rnn
 from tinygrad_rnn import autograd, cli, nn, optim, viz
 from tinygrad_rnn.nn import functional, init, recurrent, utils
 from tinygrad_rnn.optim import lr_scheduler
-from tinygrad_rnn.viz import backends, dot, graph
+from tinygrad_rnn.viz import backends, dot, gif, graph, page, trace
 
 API_DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 
@@ -43,6 +43,7 @@ def public_names() -> dict[str, list[str]]:
         "tinygrad_rnn.nn.functional": _exported(functional),
         "tinygrad_rnn.nn.init": _exported(init),
         "tinygrad_rnn.nn.utils": _exported(utils),
+        "tinygrad_rnn.nn.utils.rnn": _exported(utils.rnn),
         "tinygrad_rnn.nn.recurrent": _exported(recurrent),
         "tinygrad_rnn.optim": _exported(optim),
         "tinygrad_rnn.optim.lr_scheduler": _exported(lr_scheduler),
@@ -50,6 +51,10 @@ def public_names() -> dict[str, list[str]]:
         "tinygrad_rnn.viz.backends": _exported(backends),
         "tinygrad_rnn.viz.graph": _exported(graph),
         "tinygrad_rnn.viz.dot": _exported(dot),
+        "tinygrad_rnn.viz.trace": _exported(trace),
+        "tinygrad_rnn.viz.page": _exported(page),
+        "tinygrad_rnn.viz.gif": _exported(gif),
+        "viz.Picture": _members(dot.Picture),
         "tinygrad_rnn.cli": _exported(cli),
         "Tensor": _members(tinygrad_rnn.Tensor),
         "Op": _members(tinygrad_rnn.Op),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -55,7 +57,7 @@ def test_graph_svg_shows_the_steps_weights_and_gradients(tmp_path: Path, capsys)
         (["--cell", "lstm", "--steps", "3"], 3, {"l0"}),
         (["--cell", "gru", "--steps", "2", "--layers", "2", "--hidden", "3"], 4, {"l0", "l1"}),
         (["--cell", "rnn", "--steps", "3", "--bidirectional"], 6, {"l0", "l0_reverse"}),
-        (["--cell", "lstm", "--steps", "4", "--collapse", "--grad", "--seed", "3"], 4, {"l0"}),
+        (["--cell", "lstm", "--steps", "4", "--collapse", "--grad", "--seed", "3", "--full"], 4, {"l0"}),
     ],
 )
 def test_graph_options(
@@ -67,7 +69,7 @@ def test_graph_options(
     assert len([t for t in texts if t.startswith("t=")]) == step_labels
     assert {t for t in texts if t in {"l0", "l1", "l0_reverse"}} == layers
     if "--collapse" in arguments:
-        assert texts.count("16 ops") == 4
+        assert texts.count("11 ops") == 4
     if "--layers" in arguments:
         assert any(t.startswith("weight_hh_l1") for t in texts)
 
@@ -152,3 +154,38 @@ def test_python_dash_m_runs_the_same_command(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{out}\n"
     assert "t=3" in svg_texts(out)
+
+
+def test_a_model_too_big_to_draw_is_a_clear_error_not_a_traceback(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["graph", "--hidden", "100000", "--out", "x.png"])
+    assert exited.value.code == 1
+    error = capsys.readouterr().err
+    assert (
+        error.startswith("tinygrad-rnn graph: error: an RNN layer with --hidden 100000")
+        and "Traceback" not in error
+    )
+    assert "10,000,600,000 weights" in error and "use a smaller --hidden" in error and error.count("\n") == 1
+    assert cli.parameter_count("lstm", 2, True, 8, 4) == sum(
+        math.prod(p.shape) for p in nn.LSTM(4, 8, num_layers=2, bidirectional=True).parameters()
+    )
+
+
+def test_graph_writes_the_page_and_the_animation(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("PIL", reason="Pillow is not installed (pip install 'tinygrad_rnn[animate]')")
+    page, gif = tmp_path / "bptt.html", tmp_path / "bptt.gif"
+    printed = run(
+        capsys, "graph", "--cell", "gru", "--steps", "3", "--html", str(page), "--animate", str(gif)
+    )
+    assert printed == f"{page}\n{gif}\n"
+    assert "window.bptt" in page.read_text() and gif.read_bytes().startswith(b"GIF89a")
+
+
+def test_long_unrolls_fold_unless_full(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "lstm.svg"
+    run(capsys, "graph", "--cell", "lstm", "--steps", "40", "--out", str(out))
+    texts = svg_texts(out)
+    assert sorted(t for t in texts if t.startswith("t=") and " " not in t) == ["t=1", "t=40"]
+    assert "… 38 steps …" in texts
+    run(capsys, "graph", "--cell", "rnn", "--steps", "8", "--full", "--out", str(out))
+    assert len([t for t in svg_texts(out) if re.fullmatch(r"t=\d+", t)]) == 8

@@ -1,11 +1,10 @@
-"""The README's example runs as written and its two set-up commands match CI."""
+"""The README's example runs as written, its set-up commands match CI, and it says what the
+homework was."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -20,10 +19,24 @@ def test_readme_example_runs_and_writes_its_picture(tmp_path, monkeypatch, capsy
     assert (tmp_path / "first.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("needle", ["python examples/char_rnn.py", "pip install torch==2.13.0"])
-def test_readme_has_exactly_two_setup_commands(needle):
-    commands = re.findall(r"```bash\n(.*?)```", README.split("## A first example")[0], re.S)
-    assert len(commands) == 2
-    assert any(needle in c for c in commands)
+def setup_commands() -> list[str]:
+    return [c.strip() for c in re.findall(r"```bash\n(.*?)```", README.split("## A first example")[0], re.S)]
+
+
+def test_readme_test_command_is_what_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert commands[1].strip() in ci, "CI must run the README's test command verbatim"
+    (command,) = re.findall(r"^TEST_COMMAND='(.*)'$", ci, re.M)
+    assert command in setup_commands(), "CI must run the README's test command verbatim"
+
+
+def test_readme_sets_up_the_demo_and_the_cpu_only_torch():
+    demo, tests, cpu_torch = setup_commands()
+    assert demo == 'pip install -e ".[examples]" && python examples/char_rnn.py'
+    assert tests.startswith("pip install torch==2.13.0 && ")
+    assert cpu_torch == "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
+
+
+def test_readme_explains_the_homework():
+    context = README.split("## Set up")[0]
+    for needle in ("homework", "numpy", "PyTorch", "wrong", "你好李焕英", "夏洛特烦恼"):
+        assert needle in context

@@ -21,6 +21,7 @@ from .creation import (
     zeros_like,
 )
 from .engine import INPUT, OUTPUT, Op, enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
+from .jit import compile
 from .ops import cat, stack
 from .serialization import load, save
 from .tensor import Size, Tensor, device, result_type
@@ -73,6 +74,7 @@ __all__ = [
     "arange",
     "autograd",
     "cat",
+    "compile",
     "enable_grad",
     "float32",
     "float64",

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import engine
+from .creation import from_numpy
 from .engine import INPUT, OUTPUT, Op, apply_op, grad_key
 from .tensor import Tensor, _seed_gradient
 
@@ -66,9 +67,7 @@ def grad(
                 )
             results.append(None)
         else:
-            results.append(
-                g if isinstance(g, Tensor) else Tensor._make(np.array(g, dtype=t.dtype), False, None)
-            )
+            results.append(g if isinstance(g, Tensor) else from_numpy(np.array(g, dtype=t.dtype)))
     return tuple(results)
 
 
@@ -90,9 +89,16 @@ def gradcheck(
     """Compare the engine's gradients of ``fn(*inputs)`` with central finite differences.
 
     Use float64 inputs. Returns True, or raises ``GradcheckError`` naming the input, the
-    element and both values."""
+    element and both values. Each input is perturbed through a private copy of its array,
+    so inputs of any memory layout work, and the inputs are unchanged afterwards, also
+    when ``fn`` raises."""
     ins = _as_list(inputs)
     for i, t in enumerate(ins):
+        if not isinstance(t, Tensor):
+            raise TypeError(
+                f"gradcheck: input {i} must be a Tensor, not {type(t).__name__}; "
+                "wrap it with Tensor(x, dtype=np.float64, requires_grad=True)"
+            )
         if t.dtype != np.float64:
             raise TypeError(
                 f"gradcheck: input {i} has dtype {t.dtype}; finite differences need float64 (.double())"
@@ -112,26 +118,35 @@ def gradcheck(
         if not t.requires_grad:
             continue
         rows = analytic[wanted.index(t)]
-        flat = t._data.reshape(-1)  # a view: perturb in place, then restore
-        for j in range(flat.size):
-            original = flat[j]
-            flat[j] = original + eps
-            with engine.no_grad():
-                plus = fn(*ins)._data.ravel().copy()
-            flat[j] = original - eps
-            with engine.no_grad():
-                minus = fn(*ins)._data.ravel().copy()
-            flat[j] = original
-            numeric = (plus - minus) / (2 * eps)
-            a = rows[:, j]
-            bad = np.abs(a - numeric) > atol + rtol * np.abs(numeric)
-            if bad.any():
-                k = int(np.argmax(bad))
-                element = tuple(int(n) for n in np.unravel_index(j, t.shape))
-                raise GradcheckError(
-                    f"gradcheck: input {i} (shape {t.shape}), element {element}, "
-                    f"output element {k}: analytic {a[k]:.10g} vs numeric {numeric[k]:.10g}"
-                )
+        original = t._data
+        # perturb a private C-ordered copy, never the caller's array: element j of a ravel is
+        # then the element perturbed (for Fortran-ordered or transposed inputs too), and the
+        # input is restored whatever fn does, raising included
+        working = np.array(original, order="C", copy=True)
+        flat = working.reshape(-1)
+        t._data = working
+        try:
+            for j in range(flat.size):
+                value = flat[j]
+                flat[j] = value + eps
+                with engine.no_grad():
+                    plus = np.array(fn(*ins)._data, dtype=np.float64).ravel()
+                flat[j] = value - eps
+                with engine.no_grad():
+                    minus = np.array(fn(*ins)._data, dtype=np.float64).ravel()
+                flat[j] = value
+                numeric = (plus - minus) / (2 * eps)
+                a = rows[:, j]
+                bad = np.abs(a - numeric) > atol + rtol * np.abs(numeric)
+                if bad.any():
+                    k = int(np.argmax(bad))
+                    element = tuple(int(n) for n in np.unravel_index(j, t.shape))
+                    raise GradcheckError(
+                        f"gradcheck: input {i} (shape {t.shape}), element {element}, "
+                        f"output element {k}: analytic {a[k]:.10g} vs numeric {numeric[k]:.10g}"
+                    )
+        finally:
+            t._data = original
     return True
 
 

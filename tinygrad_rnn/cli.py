@@ -3,7 +3,9 @@
 ``tinygrad-rnn graph --cell lstm --steps 5 --grad --out lstm.png`` builds a small recurrent
 network, unrolls it on random input, and draws the graph that backward() walks: one cluster
 per time step, the weights drawn once, and with ``--grad`` every tensor coloured by the
-gradient of the loss, which fades going back in time.
+gradient of the loss, which fades going back in time. Long unrolls are folded (``--full``
+draws every step). ``--html page.html`` writes the interactive page that plays the backward
+pass (``viz.html``), ``--animate bptt.gif`` the same as a GIF (``viz.animate``).
 
 Each subcommand is an ``add_<name>_command(subcommands)`` function that adds its parser and
 sets ``handler`` (called with the parsed arguments, returns the exit status); ``build_parser``
@@ -13,6 +15,7 @@ lists them.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,9 +24,20 @@ from .creation import manual_seed, randn
 from .tensor import Tensor
 from .viz.backends import BACKENDS, FORMATS
 
-__all__ = ["add_graph_command", "build_parser", "main", "unrolled_loss"]
+__all__ = [
+    "GALLERY",
+    "add_gallery_command",
+    "add_graph_command",
+    "build_parser",
+    "main",
+    "parameter_count",
+    "unrolled_loss",
+]
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+MAX_PARAMETERS = 20_000_000  # the graph command draws small models; this is 80 MB of float32
+FULL_WARNING_STEPS = 200  # --full beyond this many steps per layer: warn that layout takes long
 
 
 def _positive_int(text: str) -> int:
@@ -60,8 +74,41 @@ def unrolled_loss(
     return model, loss
 
 
+def parameter_count(cell: str, layers: int, bidirectional: bool, hidden: int, input_size: int) -> int:
+    """How many numbers the weights of the ``graph`` command's model hold."""
+    directions = 2 if bidirectional else 1
+    gates = GATES[cell] * hidden
+    total = 0
+    for layer in range(layers):
+        layer_input = input_size if layer == 0 else hidden * directions
+        total += directions * (gates * layer_input + gates * hidden + 2 * gates)
+    return total
+
+
+def _check_size(args: argparse.Namespace) -> None:
+    count = parameter_count(args.cell, args.layers, args.bidirectional, args.hidden, args.input_size)
+    if count > MAX_PARAMETERS:
+        raise ValueError(
+            f"an {args.cell.upper()} layer with --hidden {args.hidden}, --input-size {args.input_size} and "
+            f"--layers {args.layers} would hold {count:,} weights ({count * 4 / 2**30:.1f} GiB); this "
+            f"command draws small models (at most {MAX_PARAMETERS:,} weights): use a smaller --hidden, "
+            "such as 8 (the default) to 256"
+        )
+
+
 def _run_graph(args: argparse.Namespace) -> int:
-    _, loss = unrolled_loss(
+    if args.out is None and args.html is None and args.animate is None:
+        raise ValueError(
+            "say what to write: --out FILE (a picture), --html FILE.html and/or --animate FILE.gif"
+        )
+    _check_size(args)
+    if args.full and args.steps * args.layers > FULL_WARNING_STEPS:
+        print(
+            f"{args.steps} steps x {args.layers} layers drawn in full (--full): the layout can take "
+            "minutes; drop --full to fold the middle steps",
+            file=sys.stderr,
+        )
+    model, loss = unrolled_loss(
         args.cell,
         args.steps,
         args.layers,
@@ -79,13 +126,26 @@ def _run_graph(args: argparse.Namespace) -> int:
     )
     if args.grad:
         title += "; colour: norm of d loss / d tensor"
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     backend = None if args.backend == "auto" else args.backend
-    written = viz.render(
-        loss, path=out, backend=backend, show_grad=args.grad, collapse=args.collapse, title=title
-    )
-    print(written)
+    fold = not args.full
+    if args.out is not None:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        written = viz.render(
+            loss,
+            path=out,
+            model=model,
+            backend=backend,
+            show_grad=args.grad,
+            collapse=args.collapse,
+            fold=fold,
+            title=title,
+        )
+        print(written)
+    if args.html is not None:
+        print(viz.html(loss, path=args.html, model=model, fold=fold, title=title, backend=backend))
+    if args.animate is not None:
+        print(viz.animate(loss, path=args.animate, model=model, fold=fold, backend=backend))
     return 0
 
 
@@ -98,7 +158,7 @@ def add_graph_command(subcommands: argparse._SubParsersAction) -> None:
             "Build a small recurrent layer, run it over random input, take loss = mean(h_n ** 2) "
             "on its final hidden state, and draw the graph that backward() walks: one box per time "
             "step, the shared weights drawn once, and (with --grad) every tensor coloured by the "
-            "gradient of the loss. Prints the path of the picture."
+            "gradient of the loss. Prints the path of each file written."
         ),
     )
     parser.add_argument(
@@ -131,7 +191,13 @@ def add_graph_command(subcommands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--collapse",
         action="store_true",
-        help="one node per time step instead of one per op (readable for long sequences)",
+        help="one node per time step instead of one per op",
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="draw every time step (by default a long unroll shows its first and last steps and "
+        "one node saying how many steps it folds in between, and the picture is at most 4,000 px)",
     )
     parser.add_argument(
         "--hidden", type=_positive_int, default=8, metavar="H", help="hidden size (default: %(default)s)"
@@ -162,11 +228,73 @@ def add_graph_command(subcommands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--out",
-        required=True,
         metavar="FILE",
         help=f"the picture to write; the suffix picks the format ({', '.join('.' + f for f in FORMATS)})",
     )
+    parser.add_argument(
+        "--html",
+        metavar="FILE.html",
+        help="also write one self-contained HTML page: pan and zoom, tooltips, and a player of the "
+        "backward pass with the gradient norm by step and each step's share of the weights' gradients",
+    )
+    parser.add_argument(
+        "--animate",
+        metavar="FILE.gif",
+        help="also write the backward pass as an animated GIF, a frame per step "
+        "(needs Pillow: pip install 'tinygrad_rnn[animate]')",
+    )
     parser.set_defaults(handler=_run_graph)
+
+
+# The pictures of the docs and the README: (file stem, cell, steps, layers), each drawn plain and
+# with gradients; the first also as a page and a GIF.
+GALLERY = (
+    ("rnn_5steps", "rnn", 5, 1),
+    ("gru_30steps", "gru", 30, 1),
+    ("lstm_100steps_2layers", "lstm", 100, 2),
+)
+
+
+def _run_gallery(args: argparse.Namespace) -> int:
+    folder = Path(args.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    backend = None if args.backend == "auto" else args.backend
+    for stem, cell, steps, layers in GALLERY:
+        model, loss = unrolled_loss(cell, steps, layers)
+        shape = f"{layers} layers, " if layers > 1 else ""
+        title = f"{cell.upper()} unrolled over {steps} steps ({shape}hidden size 8); loss = mean(h_n ** 2)"
+        for suffix, show_grad in (("", False), ("_grad", True)):
+            print(
+                viz.render(
+                    loss,
+                    path=folder / f"{stem}{suffix}.png",
+                    model=model,
+                    show_grad=show_grad,
+                    title=title,
+                    backend=backend,
+                )
+            )
+    model, loss = unrolled_loss("lstm", 6)
+    print(viz.html(loss, path=folder / "bptt_lstm_6steps.html", model=model, backend=backend))
+    model, loss = unrolled_loss("rnn", 5)
+    print(viz.animate(loss, path=folder / "bptt_rnn_5steps.gif", model=model, backend=backend))
+    return 0
+
+
+def add_gallery_command(subcommands: argparse._SubParsersAction) -> None:
+    """The ``gallery`` subcommand: regenerate the pictures of the docs in one go."""
+    parser = subcommands.add_parser(
+        "gallery",
+        help="write the docs' pictures: 5-step RNN, 30-step GRU, 100-step 2-layer LSTM, a page, a GIF",
+        description="Write the pictures docs/ and the README show (tinygrad-rnn gallery docs/images): "
+        "a 5-step RNN, a 30-step GRU and a 100-step two-layer LSTM, each plain and with gradients, the "
+        "interactive page of a 6-step LSTM and the GIF of a 5-step RNN's backward pass.",
+    )
+    parser.add_argument("folder", metavar="FOLDER", help="where to write them (created if missing)")
+    parser.add_argument(
+        "--backend", choices=("auto", *BACKENDS), default="auto", help="renderer (default: %(default)s)"
+    )
+    parser.set_defaults(handler=_run_gallery)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subcommands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND", required=True)
     add_graph_command(subcommands)
+    add_gallery_command(subcommands)
     return parser
 
 
@@ -184,8 +313,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line (``argv`` defaults to ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "graph" and args.out is None and args.html is None and args.animate is None:
+        parser.error(
+            "graph: say what to write: --out FILE (a picture), --html FILE.html and/or --animate FILE.gif"
+        )
     try:
         status: int = args.handler(args)
-    except (ValueError, viz.GraphvizNotFoundError, RuntimeError, OSError) as error:
+    except (ValueError, viz.GraphvizNotFoundError, RuntimeError, OSError, ImportError) as error:
         parser.exit(1, f"{parser.prog} {args.command}: error: {error}\n")
+    except MemoryError:
+        parser.exit(
+            1,
+            f"{parser.prog} {args.command}: error: out of memory; draw a smaller model (--hidden, --steps)\n",
+        )
     return status

@@ -41,6 +41,7 @@ class _Flags(threading.local):
     scope: tuple[str, ...] = ()  # the current scope path, recorded by every op
     anomaly = False  # check every forward and backward result for NaN/Inf
     differentiable_backward = False  # inside a create_graph=True backward walk
+    tracer: Any = None  # a jit.Trace recording what runs (tinygrad_rnn.compile)
 
 
 flags = _Flags()
@@ -348,6 +349,8 @@ class Op:
                 ctx._versions = ()
         if out.base is not None:  # a view shares its base's version counter, as in torch
             _share_version(result, out.base, args)
+        if flags.tracer is not None:
+            flags.tracer.record(cls, args, result)
         return result
 
     def _resolve_saved(self, args: Sequence[Any], arrays: Sequence[Any], result: Tensor) -> None:
@@ -506,12 +509,15 @@ class _Gradients:
                 np.add(current, g, out=current)
             self.values[key] = current
 
-    def pop(self, key: int) -> tuple[Any, bool]:
-        """The key's gradient as an array (or Tensor), and whether this walk owns it."""
-        g = self.values.pop(key, None)
-        owned = key in self.owned
+    def pop(self, key: int) -> Any:
+        """The key's gradient as an array (or Tensor), or None; ``owns(key)`` before this
+        says whether the walk made that array (a lazy gradient's ``dense()`` is fresh too)."""
         self.owned.discard(key)
-        return (g.dense(), True) if isinstance(g, LazyGrad) else (g, owned)
+        g = self.values.pop(key, None)
+        return g.dense() if isinstance(g, LazyGrad) else g
+
+    def owns(self, key: int) -> bool:
+        return key in self.owned or isinstance(self.values.get(key), LazyGrad)
 
 
 def run_backward(
@@ -537,29 +543,43 @@ def run_backward(
             leaves[id(root)] = root
         grads.add(grad_key(root), g)
     found: dict[int, Any] = {}
-    previous = flags.differentiable_backward, flags.grad_enabled
+    order = topological_order([r._op for r in roots if r._op is not None])
+    if flags.tracer is not None:
+        flags.tracer.record_backward(
+            roots, root_grads, order, create_graph or capture is not None or capture_all
+        )
+    anomaly = flags.anomaly
+    previous = flags.differentiable_backward, flags.grad_enabled, flags.tracer
     flags.differentiable_backward = flags.grad_enabled = create_graph
+    flags.tracer = None  # a create_graph backward's ops are not part of a trace
     try:
-        for op in reversed(topological_order([r._op for r in roots if r._op is not None])):
-            grad_output, _ = grads.pop(id(op))
+        for op in reversed(order):
+            grad_output = grads.pop(id(op))
             if grad_output is None:
                 continue
             if capture_all or (capture is not None and id(op) in capture):
                 found[id(op)] = grad_output
             for source, g in zip(op.inputs, _input_grads(op, grad_output, create_graph)):
-                if g is not None and (
-                    isinstance(source, Op) or (isinstance(source, Tensor) and source.requires_grad)
-                ):
-                    if not isinstance(source, Op):
-                        leaves[id(source)] = source
-                    grads.add(id(source), _conform(op, source, g))
+                if g is None:
+                    continue
+                if isinstance(source, Op):  # the gradient of the tensor that op made
+                    shape, dtype = source.out_shape, source.out_dtype
+                elif isinstance(source, Tensor) and source.requires_grad:  # a leaf
+                    shape, dtype = source._data.shape, source._data.dtype
+                    leaves[id(source)] = source
+                else:
+                    continue
+                if g.shape != shape or g.dtype != dtype or anomaly:
+                    g = _conform(op, shape, dtype, g)
+                grads.add(id(source), g)
             if not retain_graph:
                 op.saved = FREED
     finally:
-        flags.differentiable_backward, flags.grad_enabled = previous
+        flags.differentiable_backward, flags.grad_enabled, flags.tracer = previous
 
     for key, leaf in leaves.items():
-        g, owned = grads.pop(key)
+        owned = grads.owns(key)
+        g = grads.pop(key)
         if capture is None and not capture_all:
             _accumulate_leaf(leaf, g, create_graph, owned)
         elif capture_all or key in capture:  # type: ignore[operator]
@@ -586,14 +606,8 @@ def _input_grads(op: Op, grad_output: Any, create_graph: bool) -> tuple[Any, ...
     return input_grads
 
 
-def _conform(op: Op, source: Op | Tensor, g: Any) -> Any:
-    """Check a gradient against the input it is for: same shape, same dtype (cast if not)."""
-    if isinstance(source, Op):
-        shape, dtype = source.out_shape, source.out_dtype
-    else:
-        shape, dtype = source._data.shape, source._data.dtype
-    if g.shape == shape and g.dtype == dtype and not flags.anomaly:
-        return g
+def _conform(op: Op, shape: tuple[int, ...], dtype: np.dtype, g: Any) -> Any:
+    """Check a gradient against its input: same shape, same dtype (cast if not)."""
     if g.shape != shape:
         raise RuntimeError(
             f"{op.describe()}: backward returned a gradient of shape {tuple(g.shape)} for an "

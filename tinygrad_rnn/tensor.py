@@ -71,7 +71,7 @@ class device:  # noqa: N801 - named like torch.device
 
 CPU = device("cpu")
 
-_KINDS = "biuf"  # the numpy kinds a tensor may hold: bool, ints, floats (complex too, no grad)
+_PLAIN_DTYPES = (np.dtype(DEFAULT_DTYPE), np.dtype(np.int64), np.dtype(np.bool_))  # unsaid in repr
 
 
 def _check_kind(array: np.ndarray, source: Any) -> None:
@@ -357,7 +357,7 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extras = []
-        if self._data.dtype != DEFAULT_DTYPE:
+        if self._data.dtype not in _PLAIN_DTYPES:  # as torch: the default dtypes go unsaid
             extras.append(f"dtype={self._data.dtype}")
         if self._op is not None:
             extras.append(f"op={self._op.name}")
@@ -424,10 +424,10 @@ class Tensor:
         return ops.Neg.apply(self)
 
     def __matmul__(self, other: TensorLike) -> Tensor:
-        return ops.MatMul.apply(*_promoted(self, _as_tensor(other)))
+        return ops.MatMul.apply(*_same_dtype("matmul", self, _as_tensor(other)))
 
     def __rmatmul__(self, other: TensorLike) -> Tensor:
-        return ops.MatMul.apply(*_promoted(_as_tensor(other), self))
+        return ops.MatMul.apply(*_same_dtype("matmul", _as_tensor(other), self))
 
     def add(self, other: Any, alpha: Scalar = 1) -> Tensor:
         return self + (other if alpha == 1 else other * alpha)
@@ -514,6 +514,8 @@ class Tensor:
         self._in_place("setitem", lambda t: ops.SetItem.apply(t, index, value), value)
 
     def _in_place(self, name: str, compute: Any, other: Any) -> Tensor:
+        if engine.flags.tracer is not None:
+            engine.flags.tracer.refuse(f"{name}: in-place changes cannot be replayed")
         recording = engine.flags.grad_enabled and (
             self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
         )
@@ -839,13 +841,13 @@ def _promoted(a: Any, b: Any, floating: bool = False) -> tuple[Any, Any]:
     """``a`` and ``b`` brought to their torch result dtype (a float one for true division)."""
     # the common cases first (this runs for every arithmetic op): nothing to convert
     if isinstance(a, Tensor):
-        kind = a._data.dtype.kind
+        dtype = a._data.dtype
         if isinstance(b, Tensor):
-            if b._data.dtype == a._data.dtype and (kind == "f" or not floating):
+            if b._data.dtype is dtype and (dtype.kind == "f" or not floating):
                 return a, b
-        elif type(b) is float and kind == "f":
+        elif type(b) is float and dtype.kind == "f":
             return a, b
-    elif isinstance(b, Tensor) and type(a) is float and b._data.dtype.kind == "f":
+    elif type(a) is float and isinstance(b, Tensor) and b._data.dtype.kind == "f":
         return a, b
     if isinstance(a, np.generic):
         a = a.item()
@@ -859,6 +861,16 @@ def _promoted(a: Any, b: Any, floating: bool = False) -> tuple[Any, Any]:
     if floating and dtype.kind in "biu":
         dtype = np.dtype(DEFAULT_DTYPE)
     return _cast(a, dtype), _cast(b, dtype)
+
+
+def _same_dtype(where: str, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """Matrix products do not promote, as in torch: both operands must share a dtype."""
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(
+            f"{where}: expected both operands to have the same dtype, got {a._data.dtype} and "
+            f"{b._data.dtype}; convert one, e.g. b.to(a.dtype)"
+        )
+    return a, b
 
 
 def _cast(x: Any, dtype: np.dtype) -> Any:

@@ -41,12 +41,19 @@ def assert_close(estimate, reference, names, tol):
         )
 
 
-def test_data_is_the_wraparound_next_character_task(data):
+def test_data_is_the_homeworks_cycle_across_both_sentences(data):
     assert data.vocab == tuple("你好李焕英夏洛特烦恼")
     assert data.inputs.shape == (5, 10, 2)
     assert data.inputs.sum(axis=1).tolist() == [[1, 1]] * 5
-    first_sentence = "".join(data.vocab[i] for i in data.targets[:, 0])
-    assert first_sentence == "好李焕英你"
+    assert ["".join(data.vocab[i] for i in data.targets[:, b]) for b in (0, 1)] == [
+        "好李焕英夏",
+        "洛特烦恼你",
+    ]
+
+
+def test_cycle_targets_of_three_sentences():
+    ids = np.array([[0, 3, 6], [1, 4, 7], [2, 5, 8]])  # one sentence per column
+    np.testing.assert_array_equal(mb.cycle_targets(ids), [[1, 4, 7], [2, 5, 8], [3, 6, 0]])
 
 
 def test_bptt_matches_finite_differences(params, data):
@@ -144,11 +151,11 @@ def test_training_learns_the_task(data):
     start = mb.init_params(data.inputs.shape[1], 8, np.random.default_rng(0))
     trained, losses = mb.train(start, data, steps=100)
     assert mb.forward(trained, data.inputs, data.targets).loss < 0.1 * losses[0]
-    assert mb.predictions(trained, data) == ["好李焕英你", "洛特烦恼夏"]
+    assert mb.predictions(trained, data) == ["好李焕英夏", "洛特烦恼你"]
 
 
 def test_main_writes_png(tmp_path, capsys):
-    path = mb.main(["--out", str(tmp_path), "--steps", "3", "--hidden", "3", "--truncate", "2"])
+    path = mb.main(["--out", str(tmp_path), "--steps", "3", "--hidden", "3", "--truncate", "2"]).path
     assert path == tmp_path / "manual_bptt_errors.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = capsys.readouterr().out
@@ -158,3 +165,50 @@ def test_main_writes_png(tmp_path, capsys):
     assert "homework vs finite diff" in out
     assert "truncated vs full bptt" in out
     assert f"wrote {path}" in out
+
+
+@pytest.mark.parametrize("truncate", [None, 1, 2, 3, 4])
+def test_window_engine_matches_the_homework_loop_without_mistakes(params, data, truncate):
+    fixed, _ = mb.homework_bptt(params, data.inputs, data.targets, mistakes=(), truncate=truncate)
+    reference = mb.window_engine_gradients(params, data.inputs, data.targets, truncate)
+    assert_close(fixed, reference, mb.PARAM_NAMES, 1e-10)
+
+
+def test_window_engine_of_the_linear_model_matches_finite_differences(params, data):
+    grads = mb.window_engine_gradients(params, data.inputs, data.targets, linear=True)
+    assert_close(grads, numeric(params, data, mb.homework_forward), mb.PARAM_NAMES, 1e-6)
+
+
+def test_window_truncation_drops_exactly_the_far_steps(params, data):
+    """A window of one step back keeps, for each L_t, only z_t and z_{t-1}: check dL/dW
+    against the sum of those two terms, built from the full forward's states."""
+    run = mb.forward(params, data.inputs, data.targets)
+    s, g = run.hidden, run.probs - mb.one_hot(data.targets, 10)
+    expected = np.zeros_like(params["W"])
+    for t in range(1, 6):
+        delta = (1 - s[t] ** 2) * (params["V"].T @ g[t - 1])
+        expected += delta @ s[t - 1].T
+        if t > 1:
+            delta = (1 - s[t - 1] ** 2) * (params["W"].T @ delta)
+            expected += delta @ s[t - 2].T
+    grads = mb.window_engine_gradients(params, data.inputs, data.targets, truncate=1)
+    np.testing.assert_allclose(grads["W"], expected, rtol=1e-10, atol=1e-14)
+
+
+def test_homework_rejects_non_positive_truncation(params, data):
+    with pytest.raises(ValueError, match="truncate must be a positive"):
+        mb.homework_bptt(params, data.inputs, data.targets, truncate=0)
+
+
+def test_output_explains_every_row(tmp_path, capsys):
+    mb.main(["--quick", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    for row in ("only (a):", "only (b):", "only (c):", "only (d):", "none:", "homework:"):
+        assert row in out
+
+
+def test_truncate_changes_the_picture(tmp_path):
+    plain = mb.main(["--quick", "--steps", "0", "--out", str(tmp_path / "plain")])
+    cut = mb.main(["--quick", "--steps", "0", "--truncate", "2", "--out", str(tmp_path / "cut")])
+    assert plain.truncated is None and cut.truncated["W"] > 0.01
+    assert plain.path.read_bytes() != cut.path.read_bytes()

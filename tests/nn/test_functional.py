@@ -30,9 +30,13 @@ def test_linear_matches_torch(x_shape):
     check_op(F.linear, TF.linear, [randn(*x_shape), randn(4, 3)])
 
 
-def test_linear_rejects_mixed_dtypes():
-    with pytest.raises(TypeError, match="float32.*float64"):
+def test_linear_rejects_mixed_dtypes_with_torchs_class():
+    with pytest.raises(RuntimeError):
+        TF.linear(torch.ones(2, 3), torch.ones(4, 3, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="float32.*float64"):
         F.linear(tg.Tensor(np.ones((2, 3), np.float32)), tg.Tensor(np.ones((4, 3))))
+    with pytest.raises(RuntimeError, match="same dtype, got float32 and float64"):
+        tg.Tensor(np.ones((2, 3), np.float32)) @ tg.Tensor(np.ones((3, 4)))
 
 
 @pytest.mark.parametrize("dim", [0, 1, -1])

@@ -348,7 +348,7 @@ def test_dtype_mismatch_says_how_to_fix_it():
         lstm(tg.randn(T, B, IN))
     with pytest.raises(ValueError, match=r"hx\[0\] dtype float32 but weights float64"):
         lstm(tg.randn(T, B, IN, dtype=np.float64), (tg.randn(1, B, H), tg.randn(1, B, H, dtype=np.float64)))
-    with pytest.raises(ValueError, match=r"input dtype float64 but weights float32"):
+    with pytest.raises(RuntimeError, match=r"input dtype float64 but weights float32"):  # as torch
         nn.GRUCell(IN, H)(tg.randn(B, IN, dtype=np.float64))
 
 
@@ -532,5 +532,5 @@ def test_step_states_are_named_for_the_rendered_graph():
     output, _ = lstm(tg.randn(T, B, IN))
     stack_op = output.op
     assert [op.output_name for op in stack_op.inputs[1:]] == [f"h_{k}" for k in range(1, T + 1)]
-    names = {node.name for node in build_graph(output.sum()).nodes.values() if node.name}
+    names = {node.name for node in build_graph(output.sum(), fold=False).nodes.values() if node.name}
     assert {f"h_{k}" for k in range(1, T + 1)} | {f"c_{k}" for k in range(1, T + 1)} <= names

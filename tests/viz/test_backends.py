@@ -18,6 +18,8 @@ from tinygrad_rnn.viz.backends import (
     render_source,
 )
 
+from .conftest import hide_system_dot
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
 
@@ -91,27 +93,6 @@ def png_dark_columns(data: bytes) -> list[int]:
                 dark.add(x)
         previous = row
     return sorted(dark)
-
-
-def hide_system_dot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """An empty PATH: no `dot`; graphviz-pure is still found in Python's scripts folder."""
-    empty = tmp_path / "empty_path"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
-    monkeypatch.delenv(BACKEND_ENV_VAR, raising=False)
-
-
-@pytest.fixture(params=["dot", "graphviz-pure"])
-def renderer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """Each test runs once on the system dot and once on the fallback with dot hidden."""
-    if request.param == "dot":
-        if shutil.which("dot") is None:
-            pytest.skip("system Graphviz `dot` is not on PATH (apt-get install graphviz)")
-        monkeypatch.setenv(BACKEND_ENV_VAR, "dot")
-    else:
-        hide_system_dot(monkeypatch, tmp_path)
-    assert available_backend() == request.param
-    return request.param
 
 
 def test_png_has_signature_and_sensible_size(renderer: str, tmp_path: Path) -> None:

@@ -21,6 +21,11 @@ class CrossEntropyLoss(Module):
         self.weight = (
             None if weight is None else np.asarray(weight._data if isinstance(weight, Tensor) else weight)
         )
+        if self.weight is not None and self.weight.dtype.kind not in "biuf":
+            raise TypeError(
+                f"CrossEntropyLoss: weight must hold real numbers, got dtype {self.weight.dtype}; "
+                "give a float Tensor or numpy array of one weight per class"
+            )
         self.ignore_index = ignore_index
         self.reduction = reduction
 

@@ -42,15 +42,23 @@ the graph, so each backward stops at the chunk boundary::
 Without the ``detach`` the second ``backward`` runs into the first chunk's graph, whose saved
 arrays are already freed, and raises an error saying so.
 
+Packed batches
+--------------
+Given a ``PackedSequence`` (``nn.utils.rnn``), a layer unrolls the same loop over the packed
+rows, and step ``t`` works on only the ``batch_sizes[t]`` sequences still running (a slice of
+the batch, so a rendered graph shows the batch shrink, or grow in the reverse direction). A
+sequence's final state leaves the batch at its own last step; h_0 and h_n are in the
+caller's batch order, as in torch.
+
 Differences from torch
 ----------------------
-No ``PackedSequence`` input, no ``proj_size`` (LSTM projections), no ``device``/``dtype``
-constructor arguments (call ``.double()``). ``RNNCell`` rejects an unknown nonlinearity
-when constructed (torch waits for the first forward). Errors are torch's texts, prefixed
-with the layer's name; a dtype mismatch of the input or of hx with the weights says which
-call fixes it. The GRU's last line is ``n + z * (h - n)``, equal to torch's
-``(1 - z) * n + z * h`` up to rounding. Unbatched input runs as is (no batch dimension is
-added and removed); the inter-layer dropout mask comes from the library's generator.
+No ``device``/``dtype`` constructor arguments (call ``.double()``). ``RNNCell`` rejects an
+unknown nonlinearity when constructed (torch waits for the first forward). Errors are
+torch's texts, prefixed with the layer's name; a dtype mismatch of the input or of hx with
+the weights says which call fixes it. The GRU's last line is ``n + z * (h - n)``, equal to
+torch's ``(1 - z) * n + z * h`` up to rounding. Unbatched input runs as is (no batch
+dimension is added and removed); the inter-layer dropout mask comes from the library's
+generator.
 """
 
 from __future__ import annotations
@@ -58,19 +66,27 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 
+from ..creation import from_numpy, generator
 from ..engine import scope
-from ..ops import Linear, cat, stack
+from ..ops import cat, linalg, stack
 from ..tensor import Tensor
-from . import functional, init
+from . import functional
 from .module import Module, Parameter
+from .utils.rnn import PackedSequence
 
 State = Union[Tensor, tuple[Tensor, Tensor]]
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell", "gru_step", "lstm_step", "rnn_step"]
+
+
+def _named(tensor: Tensor, name: str) -> Tensor:
+    """``tensor`` with a name for pictures (a given initial state's slice: ``h_0``)."""
+    tensor.name = name
+    return tensor
 
 
 def _label(state: State, step: int) -> None:
@@ -92,25 +108,34 @@ def rnn_step(
     gates_x: Tensor, hidden: Tensor, weight_hh: Tensor, bias_hh: Tensor | None, nonlinearity: str
 ) -> Tensor:
     """Elman step: ``h' = act(gates_x + h @ weight_hh.T + bias_hh)``; hidden (B, H) or (H,)."""
-    pre = gates_x + Linear.apply(hidden, weight_hh, bias_hh)
+    pre = gates_x + linalg.Linear.apply(hidden, weight_hh, bias_hh)
     return pre.tanh() if nonlinearity == "tanh" else pre.relu()
 
 
 def lstm_step(
-    gates_x: Tensor, state: tuple[Tensor, Tensor], weight_hh: Tensor, bias_hh: Tensor | None
+    gates_x: Tensor,
+    state: tuple[Tensor, Tensor],
+    weight_hh: Tensor,
+    bias_hh: Tensor | None,
+    weight_hr: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """LSTM step with torch's gate order i, f, g, o::
 
         i, f, o = sigmoid(.), g = tanh(.)    (pre-activations: gates_x + h @ weight_hh.T + bias_hh)
         c' = f * c + i * g
-        h' = o * tanh(c')
+        h' = o * tanh(c')                    (with a projection: h' = (o * tanh(c')) @ weight_hr.T)
 
-    ``state`` is (h, c), each (B, H) or (H,); returns (h', c')."""
+    ``state`` is (h, c), each (B, H) or (H,) (h: (B, P) with a projection of size P);
+    returns (h', c')."""
     hidden, cell = state
-    gates = gates_x + Linear.apply(hidden, weight_hh, bias_hh)
+    gates = gates_x + linalg.Linear.apply(hidden, weight_hh, bias_hh)
     in_gate, forget_gate, candidate, out_gate = gates.chunk(4, -1)
+    in_gate.name, forget_gate.name, candidate.name, out_gate.name = "i", "f", "g", "o"  # for pictures
     cell = forget_gate.sigmoid() * cell + in_gate.sigmoid() * candidate.tanh()
-    return out_gate.sigmoid() * cell.tanh(), cell
+    hidden = out_gate.sigmoid() * cell.tanh()
+    if weight_hr is not None:
+        hidden = linalg.Linear.apply(hidden, weight_hr, None)
+    return hidden, cell
 
 
 def gru_step(gates_x: Tensor, hidden: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
@@ -122,7 +147,10 @@ def gru_step(gates_x: Tensor, hidden: Tensor, weight_hh: Tensor, bias_hh: Tensor
 
     where x_* are the slices of ``gates_x`` and h_* those of ``h @ weight_hh.T + bias_hh``."""
     x_reset, x_update, x_new = gates_x.chunk(3, -1)
-    h_reset, h_update, h_new = Linear.apply(hidden, weight_hh, bias_hh).chunk(3, -1)
+    h_reset, h_update, h_new = linalg.Linear.apply(hidden, weight_hh, bias_hh).chunk(3, -1)
+    # named for pictures: gate letter, then where the slice comes from (input x or state h)
+    x_reset.name, x_update.name, x_new.name = "r_x", "z_x", "n_x"
+    h_reset.name, h_update.name, h_new.name = "r_h", "z_h", "n_h"
     reset = (x_reset + h_reset).sigmoid()
     update = (x_update + h_update).sigmoid()
     new = (x_new + reset * h_new).tanh()
@@ -150,7 +178,11 @@ def _check_nonlinearity(owner: str, nonlinearity: str) -> None:
 _DTYPE_METHODS = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 
-def _check_dtype(owner: str, what: str, tensor: Tensor, weight: Tensor) -> None:
+def _check_dtype(
+    owner: str, what: str, tensor: Tensor, weight: Tensor, error: type[Exception] = ValueError
+) -> None:
+    """A dtype mismatch with the weights raises the class torch raises for that call:
+    ValueError from a layer's input check, RuntimeError from a cell's matrix product."""
     if tensor.dtype != weight.dtype:
         variable = "x" if what == "input" else what
         model_fix = _DTYPE_METHODS.get(tensor.dtype)
@@ -160,7 +192,7 @@ def _check_dtype(owner: str, what: str, tensor: Tensor, weight: Tensor) -> None:
             if model_fix and tensor_fix
             else f"convert it with {variable}.to({weight.dtype})"
         )
-        raise ValueError(f"{owner}: {what} dtype {tensor.dtype} but weights {weight.dtype}: {fix}")
+        raise error(f"{owner}: {what} dtype {tensor.dtype} but weights {weight.dtype}: {fix}")
 
 
 def _require_tensor(owner: str, what: str, value: object) -> Tensor:
@@ -169,15 +201,33 @@ def _require_tensor(owner: str, what: str, value: object) -> Tensor:
     return value
 
 
+_INIT_CHUNK = 1 << 16  # elements drawn at a time
+
+
 def _uniform_init(module: Module, hidden_size: int) -> None:
-    """torch's init for every recurrent weight and bias: U(-1/sqrt(H), 1/sqrt(H))."""
+    """torch's init for every recurrent weight and bias: U(-1/sqrt(H), 1/sqrt(H)).
+
+    The same numbers as ``init.uniform_`` (the generator draws them in the same order), but
+    written into each parameter's own array a chunk at a time: drawing a whole float64 array
+    and casting it would briefly need three times a float32 weight's size on top of it
+    (4x in all for ``RNN(10, 8000)``'s 8000 x 8000 ``weight_hh``)."""
     bound = 1.0 / math.sqrt(hidden_size)
+    rng = generator()
     for p in module.parameters():
-        init.uniform_(p, -bound, bound)
+        if not (p._data.flags.c_contiguous and p._data.flags.writeable):
+            p._data = np.empty(p.shape, dtype=p.dtype)
+        flat = p._data.reshape(-1)
+        for start in range(0, flat.size, _INIT_CHUNK):
+            stop = min(start + _INIT_CHUNK, flat.size)
+            flat[start:stop] = rng.uniform(-bound, bound, stop - start)
 
 
 def _new_parameter(*shape: int) -> Parameter:
-    return Parameter(np.empty(shape, dtype=np.float32))
+    """A float32 parameter whose array ``_uniform_init`` fills; made around an empty array
+    rather than from one, since the constructor would copy the whole uninitialised array."""
+    parameter = Parameter(np.empty(0, dtype=np.float32))
+    parameter._data = np.empty(shape, dtype=np.float32)
+    return parameter
 
 
 # --------------------------------------------------------------------------- cells
@@ -216,7 +266,7 @@ class _CellBase(Module):
                 f"{owner}: input has inconsistent input_size: "
                 f"got {input.shape[-1]} expected {self.input_size}"
             )
-        _check_dtype(owner, "input", input, self.weight_ih)
+        _check_dtype(owner, "input", input, self.weight_ih, RuntimeError)
 
     def _check_hidden(self, input: Tensor, hidden: Tensor, what: str) -> None:
         owner = type(self).__name__
@@ -237,13 +287,13 @@ class _CellBase(Module):
                 f"{owner}: {what} has inconsistent hidden_size: got {hidden.shape[-1]}, "
                 f"expected {self.hidden_size}"
             )
-        _check_dtype(owner, what, hidden, self.weight_ih)
+        _check_dtype(owner, what, hidden, self.weight_ih, RuntimeError)
 
     def _zeros(self, input: Tensor) -> Tensor:
-        return Tensor._make(np.zeros(input.shape[:-1] + (self.hidden_size,), input.dtype), False, None)
+        return from_numpy(np.zeros(input.shape[:-1] + (self.hidden_size,), input.dtype))
 
     def _gates_x(self, input: Tensor) -> Tensor:
-        return Linear.apply(input, self.weight_ih, self.bias_ih)
+        return linalg.Linear.apply(input, self.weight_ih, self.bias_ih)
 
 
 class RNNCell(_CellBase):
@@ -335,6 +385,7 @@ class _RNNBase(Module):
     batch_first: bool
     dropout: float
     bidirectional: bool
+    proj_size: int
     weight_ih_l0: Parameter  # one of the parameters registered under generated names
     _scope: str
 
@@ -347,10 +398,21 @@ class _RNNBase(Module):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
     ) -> None:
         super().__init__()
         owner = type(self).__name__
         _check_sizes(owner, input_size, hidden_size, bias)
+        if not isinstance(proj_size, int) or isinstance(proj_size, bool) or proj_size < 0:
+            raise ValueError(
+                f"{owner}: proj_size should be a positive integer or zero to disable projections, "
+                f"got {proj_size!r}"
+            )
+        if proj_size >= hidden_size:
+            raise ValueError(
+                f"{owner}: proj_size has to be smaller than hidden_size, got proj_size={proj_size} "
+                f"and hidden_size={hidden_size}"
+            )
         if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers <= 0:
             raise ValueError(f"{owner}: num_layers must be an int greater than zero, got {num_layers!r}")
         if not isinstance(dropout, numbers.Real) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
@@ -375,23 +437,28 @@ class _RNNBase(Module):
         self.batch_first = batch_first
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
+        self.proj_size = proj_size
         self._scope = owner.lower()
 
         gate_size = self.gates * hidden_size
         directions = 2 if bidirectional else 1
-        # torch's registration order: per layer, per direction, w_ih, w_hh, b_ih, b_hh
+        output_size = self._output_size
+        # torch's registration order: per layer, per direction, w_ih, w_hh, b_ih, b_hh, w_hr
         self._layer_names: list[tuple[str, tuple[str, ...]]] = []
         for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * directions
+            layer_input = input_size if layer == 0 else output_size * directions
             for direction in range(directions):
                 suffix = f"l{layer}" + ("_reverse" if direction else "")
                 names = [f"weight_ih_{suffix}", f"weight_hh_{suffix}"]
                 setattr(self, names[0], _new_parameter(gate_size, layer_input))
-                setattr(self, names[1], _new_parameter(gate_size, hidden_size))
+                setattr(self, names[1], _new_parameter(gate_size, output_size))
                 if bias:
                     names += [f"bias_ih_{suffix}", f"bias_hh_{suffix}"]
                     setattr(self, names[2], _new_parameter(gate_size))
                     setattr(self, names[3], _new_parameter(gate_size))
+                if proj_size:
+                    names.append(f"weight_hr_{suffix}")
+                    setattr(self, names[-1], _new_parameter(proj_size, hidden_size))
                 self._layer_names.append((suffix, tuple(names)))
         self.reset_parameters()
 
@@ -402,8 +469,31 @@ class _RNNBase(Module):
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
+    @property
+    def _output_size(self) -> int:
+        """The size of h (and of each direction's output): proj_size if set, else hidden_size."""
+        return self.proj_size or self.hidden_size
+
+    def _layer_weights(
+        self, index: int
+    ) -> tuple[str, Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]:
+        """(scope suffix, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr) of one (layer,
+        direction); the biases and weight_hr are None when the layer has none."""
+        suffix, names = self._layer_names[index]
+        weights = {name[: -len(suffix) - 1]: getattr(self, name) for name in names}
+        return (
+            suffix,
+            weights["weight_ih"],
+            weights["weight_hh"],
+            weights.get("bias_ih"),
+            weights.get("bias_hh"),
+            weights.get("weight_hr"),
+        )
+
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            text += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             text += f", num_layers={self.num_layers}"
         if not self.bias:
@@ -418,7 +508,14 @@ class _RNNBase(Module):
 
     # -- the subclasses' step ------------------------------------------------------------
 
-    def _step(self, gates_x: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None) -> State:
+    def _step(
+        self,
+        gates_x: Tensor,
+        state: State,
+        weight_hh: Tensor,
+        bias_hh: Tensor | None,
+        weight_hr: Tensor | None = None,
+    ) -> State:
         raise NotImplementedError
 
     @staticmethod
@@ -463,7 +560,9 @@ class _RNNBase(Module):
 
     # -- the unrolled forward ------------------------------------------------------------
 
-    def forward(self, input: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
+    def forward(self, input: Tensor | PackedSequence, hx: State | None = None) -> tuple[Any, State]:
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         batched = self._check_input(input)
         with scope(self._scope):
             x = input.transpose(0, 1) if batched and self.batch_first else input
@@ -475,12 +574,17 @@ class _RNNBase(Module):
                 outputs = []
                 for direction in range(directions):
                     index = layer * directions + direction
-                    suffix, names = self._layer_names[index]
-                    weight_ih, weight_hh, *biases = (getattr(self, n) for n in names)
-                    bias_ih, bias_hh = biases or (None, None)
+                    suffix, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr = self._layer_weights(index)
                     with scope(suffix):
                         sequence, final = self._run_direction(
-                            x, initial[index], weight_ih, weight_hh, bias_ih, bias_hh, bool(direction)
+                            x,
+                            initial[index],
+                            weight_ih,
+                            weight_hh,
+                            bias_ih,
+                            bias_hh,
+                            bool(direction),
+                            weight_hr,
                         )
                     outputs.append(sequence)
                     finals.append(final)
@@ -499,27 +603,162 @@ class _RNNBase(Module):
         bias_ih: Tensor | None,
         bias_hh: Tensor | None,
         reverse: bool,
+        weight_hr: Tensor | None = None,
     ) -> tuple[Tensor, State]:
         """Unroll one direction of one layer over x (T, B, in) or (T, in); return the outputs
         (T, B, H) or (T, H) and the final state."""
         steps = x.shape[0]
-        gates_x = Linear.apply(x, weight_ih, bias_ih)  # (T, B, gates*H): every step in one matmul
+        gates_x = linalg.Linear.apply(x, weight_ih, bias_ih)  # (T, B, gates*H): every step in one matmul
+        gates_x.name = "x W_ih^T + b_ih"  # names for pictures, in the docs' notation
         outputs: list[Tensor] = [None] * steps  # type: ignore[list-item]
         for t in reversed(range(steps)) if reverse else range(steps):
             with scope(f"t={t + 1}"):
-                state = self._step(gates_x[t], state, weight_hh, bias_hh)
+                step_input = gates_x[t]
+                step_input.name = f"x_{t + 1} W_ih^T + b_ih"
+                state = self._step(step_input, state, weight_hh, bias_hh, weight_hr)
             _label(state, t + 1)
             outputs[t] = self._output_of(state)
         return stack(outputs, 0), state
 
+    # -- the unrolled forward over a packed batch ----------------------------------------
+
+    def _forward_packed(self, packed: PackedSequence, hx: State | None) -> tuple[PackedSequence, State]:
+        """Run over a PackedSequence: each step sees only the sequences still running, so
+        each sequence's final state is taken at its own last step. hx and h_n are in the
+        original batch order (permuted by sorted_indices / unsorted_indices, as torch)."""
+        owner = type(self).__name__
+        data, batch_sizes_tensor, sorted_indices, unsorted_indices = packed
+        _require_tensor(owner, "input", data)
+        if data.ndim != 2:
+            raise RuntimeError(
+                f"{owner}: input must have 2 dimensions (the data of a PackedSequence is "
+                f"(sum of lengths, input_size)), got {data.ndim}"
+            )
+        if data.shape[-1] != self.input_size:
+            raise RuntimeError(
+                f"{owner}: input.size(-1) must be equal to input_size. "
+                f"Expected {self.input_size}, got {data.shape[-1]}"
+            )
+        _check_dtype(owner, "input", data, self.weight_ih_l0)
+        batch_sizes = [int(n) for n in batch_sizes_tensor._data]
+        with scope(self._scope):
+            initial = self._initial_states(hx, data, (batch_sizes[0],), True)
+            if sorted_indices is not None:
+                order = sorted_indices._data
+                initial = [_index_state(state, order) for state in initial]
+            finals: list[State] = []
+            x = data
+            directions = self.num_directions
+            for layer in range(self.num_layers):
+                outputs = []
+                for direction in range(directions):
+                    index = layer * directions + direction
+                    suffix, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr = self._layer_weights(index)
+                    with scope(suffix):
+                        # (N, gates*H): all steps at once
+                        gates_x = linalg.Linear.apply(x, weight_ih, bias_ih)
+                        run = self._run_packed_reverse if direction else self._run_packed_forward
+                        sequence, final = run(
+                            gates_x, initial[index], batch_sizes, weight_hh, bias_hh, weight_hr
+                        )
+                    outputs.append(sequence)
+                    finals.append(final)
+                x = outputs[0] if directions == 1 else cat(outputs, -1)
+                if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                    x = functional.dropout(x, self.dropout)
+            final_state = self._final_state(finals)
+            if unsorted_indices is not None:
+                back = unsorted_indices._data
+                final_state = _index_state(final_state, (slice(None), back))
+        return PackedSequence(x, batch_sizes_tensor, sorted_indices, unsorted_indices), final_state
+
+    def _run_packed_forward(
+        self,
+        gates_x: Tensor,
+        state: State,
+        batch_sizes: list[int],
+        weight_hh: Tensor,
+        bias_hh: Tensor | None,
+        weight_hr: Tensor | None,
+    ) -> tuple[Tensor, State]:
+        """Steps 1..T over packed rows; when sequences end, their states leave the batch
+        (the running ones stay at the front) and are kept as their final states."""
+        outputs: list[Tensor] = []
+        ended: list[State] = []  # final states of sequences that stopped, last columns first
+        offset = 0
+        for t, running in enumerate(batch_sizes):
+            with scope(f"t={t + 1}"):
+                active = _batch_of(state)
+                if running < active:
+                    ended.append(_index_state(state, slice(running, active)))
+                    state = _index_state(state, slice(running))
+                state = self._step(gates_x[offset : offset + running], state, weight_hh, bias_hh, weight_hr)
+            _label(state, t + 1)
+            outputs.append(self._output_of(state))
+            offset += running
+        ended.append(state)
+        return cat(outputs, 0), _join_states(ended[::-1])
+
+    def _run_packed_reverse(
+        self,
+        gates_x: Tensor,
+        state: State,
+        batch_sizes: list[int],
+        weight_hh: Tensor,
+        bias_hh: Tensor | None,
+        weight_hr: Tensor | None,
+    ) -> tuple[Tensor, State]:
+        """Steps T..1 over packed rows; a sequence joins the batch at its own last step,
+        starting from its initial state."""
+        initial = state
+        offsets = np.cumsum([0, *batch_sizes]).tolist()
+        outputs: list[Tensor] = [None] * len(batch_sizes)  # type: ignore[list-item]
+        active = 0
+        for t in reversed(range(len(batch_sizes))):
+            running = batch_sizes[t]
+            with scope(f"t={t + 1}"):
+                if running > active:
+                    joining = _index_state(initial, slice(active, running))
+                    state = joining if active == 0 else _join_states([state, joining])
+                    active = running
+                state = self._step(gates_x[offsets[t] : offsets[t + 1]], state, weight_hh, bias_hh, weight_hr)
+            _label(state, t + 1)
+            outputs[t] = self._output_of(state)
+        return cat(outputs, 0), state
+
     def _final_state(self, finals: list[State]) -> State:
         return stack(finals, 0)
 
-    def _expected_hidden(self, batch: tuple[int, ...]) -> tuple[int, ...]:
-        return (self.num_layers * self.num_directions, *batch, self.hidden_size)
+    def _expected_hidden(self, batch: tuple[int, ...], size: int | None = None) -> tuple[int, ...]:
+        return (self.num_layers * self.num_directions, *batch, size or self.hidden_size)
 
-    def _zeros(self, input: Tensor, batch: tuple[int, ...]) -> Tensor:
-        return Tensor._make(np.zeros(batch + (self.hidden_size,), input.dtype), False, None)
+    def _zeros(
+        self, input: Tensor, batch: tuple[int, ...], size: int | None = None, name: str = "h_0"
+    ) -> Tensor:
+        """A defaulted initial state; its own tensor per use, so a picture draws h_0 and c_0 apart."""
+        zeros = from_numpy(np.zeros(batch + (size or self.hidden_size,), input.dtype))
+        zeros.name = name
+        return zeros
+
+
+def _index_state(state: State, index: Any) -> State:
+    """``h[index]`` (and ``c[index]``) of a state: a slice of the batch, or a permutation."""
+    if isinstance(state, tuple):
+        return state[0][index], state[1][index]
+    return state[index]
+
+
+def _batch_of(state: State) -> int:
+    return (state[0] if isinstance(state, tuple) else state).shape[0]
+
+
+def _join_states(states: list[State]) -> State:
+    """Concatenate states along the batch dimension (one state: itself)."""
+    if len(states) == 1:
+        return states[0]
+    if isinstance(states[0], tuple):
+        return cat([s[0] for s in states], 0), cat([s[1] for s in states], 0)
+    return cat(states, 0)
 
 
 class _SingleStateBase(_RNNBase):
@@ -530,13 +769,13 @@ class _SingleStateBase(_RNNBase):
     ) -> list[State]:
         count = self.num_layers * self.num_directions
         if hx is None:
-            return [self._zeros(input, batch)] * count
+            return [self._zeros(input, batch) for _ in range(count)]
         if isinstance(hx, tuple):
             raise TypeError(
                 f"{type(self).__name__}: hx must be a Tensor, got a tuple (that is an LSTM's (h, c))"
             )
         self._check_hidden(hx, self._expected_hidden(batch), batched, "hx")
-        return [hx[i] for i in range(count)]
+        return [_named(hx[i], "h_0") for i in range(count)]
 
 
 class RNN(_SingleStateBase):
@@ -550,7 +789,8 @@ class RNN(_SingleStateBase):
     bias_hh_l{k} (H,), all U(-1/sqrt(H), 1/sqrt(H)), float32.
 
     ``forward(input, hx=None) -> (output, h_n)``, with D = 2 if bidirectional else 1:
-    input (T, B, in), or (B, T, in) if batch_first, or unbatched (T, in); hx (num_layers*D, B, H)
+    input (T, B, in), or (B, T, in) if batch_first, or unbatched (T, in), or a PackedSequence
+    (then output is one too, and B is the batch's size); hx (num_layers*D, B, H)
     or (num_layers*D, H), zeros if None; output (T, B, D*H) (batch_first: (B, T, D*H);
     unbatched: (T, D*H)); h_n like hx."""
 
@@ -574,10 +814,17 @@ class RNN(_SingleStateBase):
             "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}"
         )
 
-    def _step(self, gates_x: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None) -> State:
+    def _step(
+        self,
+        gates_x: Tensor,
+        state: State,
+        weight_hh: Tensor,
+        bias_hh: Tensor | None,
+        weight_hr: Tensor | None = None,
+    ) -> State:
         return rnn_step(gates_x, state, weight_hh, bias_hh, self.nonlinearity)  # type: ignore[arg-type]
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+    def forward(self, input: Any, hx: Tensor | None = None) -> tuple[Any, Tensor]:  # type: ignore[override]
         """See the class docstring: returns (output, h_n)."""
         return super().forward(input, hx)  # type: ignore[return-value]
 
@@ -593,10 +840,17 @@ class GRU(_SingleStateBase):
 
     gates = 3
 
-    def _step(self, gates_x: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None) -> State:
+    def _step(
+        self,
+        gates_x: Tensor,
+        state: State,
+        weight_hh: Tensor,
+        bias_hh: Tensor | None,
+        weight_hr: Tensor | None = None,
+    ) -> State:
         return gru_step(gates_x, state, weight_hh, bias_hh)  # type: ignore[arg-type]
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+    def forward(self, input: Any, hx: Tensor | None = None) -> tuple[Any, Tensor]:  # type: ignore[override]
         """See the class docstring: returns (output, h_n)."""
         return super().forward(input, hx)  # type: ignore[return-value]
 
@@ -605,8 +859,11 @@ class LSTM(_RNNBase):
     """Multi-layer LSTM (gates i, f, g, o; see ``lstm_step``).
 
     ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-    bidirectional=False)``. Parameters as ``RNN``'s with 4H rows: weight_ih_l{k} (4H, in),
-    weight_hh_l{k} (4H, H), bias_ih_l{k} (4H,), bias_hh_l{k} (4H,).
+    bidirectional=False, proj_size=0)``. Parameters as ``RNN``'s with 4H rows: weight_ih_l{k}
+    (4H, in), weight_hh_l{k} (4H, H), bias_ih_l{k} (4H,), bias_hh_l{k} (4H,). With
+    ``0 < proj_size < H`` each step's h is projected, ``h = (o * tanh(c)) @ weight_hr_l{k}.T``
+    with weight_hr_l{k} (proj_size, H), and h_0, h_n, output and weight_hh_l{k} use proj_size
+    where they used H (c keeps H).
 
     ``forward(input, hx=None) -> (output, (h_n, c_n))``: hx = (h_0, c_0), each
     (num_layers*D, B, H) or (num_layers*D, H) for unbatched input, zeros if None; output
@@ -614,8 +871,30 @@ class LSTM(_RNNBase):
 
     gates = 4
 
-    def _step(self, gates_x: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None) -> State:
-        return lstm_step(gates_x, state, weight_hh, bias_hh)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+    ) -> None:
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size
+        )
+
+    def _step(
+        self,
+        gates_x: Tensor,
+        state: State,
+        weight_hh: Tensor,
+        bias_hh: Tensor | None,
+        weight_hr: Tensor | None = None,
+    ) -> State:
+        return lstm_step(gates_x, state, weight_hh, bias_hh, weight_hr)  # type: ignore[arg-type]
 
     @staticmethod
     def _output_of(state: State) -> Tensor:
@@ -626,21 +905,22 @@ class LSTM(_RNNBase):
     ) -> list[State]:
         count = self.num_layers * self.num_directions
         if hx is None:
-            zeros = self._zeros(input, batch)
-            return [(zeros, zeros)] * count
+            return [
+                (self._zeros(input, batch, self.proj_size or None), self._zeros(input, batch, None, "c_0"))
+                for _ in range(count)
+            ]
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise TypeError("LSTM: hx must be a tuple (h_0, c_0) of two tensors")
-        expected = self._expected_hidden(batch)
-        self._check_hidden(hx[0], expected, batched, "hx[0]")
-        self._check_hidden(hx[1], expected, batched, "hx[1]")
+        self._check_hidden(hx[0], self._expected_hidden(batch, self._output_size), batched, "hx[0]")
+        self._check_hidden(hx[1], self._expected_hidden(batch), batched, "hx[1]")
         h0, c0 = hx
-        return [(h0[i], c0[i]) for i in range(count)]
+        return [(_named(h0[i], "h_0"), _named(c0[i], "c_0")) for i in range(count)]
 
     def _final_state(self, finals: list[State]) -> State:
         return stack([h for h, _ in finals], 0), stack([c for _, c in finals], 0)
 
     def forward(  # type: ignore[override]
-        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        self, input: Any, hx: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Any, tuple[Tensor, Tensor]]:
         """See the class docstring: returns (output, (h_n, c_n))."""
         return super().forward(input, hx)  # type: ignore[return-value]

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamGroup, Params
+from .optimizer import Optimizer, ParamGroup, Params, update_parameter
 
 
 class Adam(Optimizer):
@@ -90,7 +90,7 @@ class Adam(Optimizer):
             else:
                 second_moment = exp_avg_sq
             denom = np.sqrt(second_moment) / bias_correction2_sqrt + eps
-            p._data = param - step_size * exp_avg / denom
+            update_parameter(p, param - step_size * exp_avg / denom)
 
 
 class AdamW(Adam):

@@ -1,9 +1,9 @@
 """The optimizer base class: parameter groups, ``zero_grad``, ``step`` and state dicts.
 
-Updates are out of place: ``p._data = p._data - lr * update`` gives the parameter a new
-array instead of overwriting the old one, so a graph that saved the old array (e.g. for a
-backward still to come, or a gradient check) stays valid. The optimizer's own state
-(momentum buffers, moment estimates) belongs to no graph and is updated in place.
+Updates are in place, as in torch (``update_parameter``): the new values are written into
+the parameter's memory and its version counter moves, so a reference to the parameter sees
+them and a backward through a graph that saved the old values raises instead of using the
+new ones. The optimizer's own state (momentum buffers, moment estimates) is updated in place.
 """
 
 from __future__ import annotations
@@ -13,11 +13,18 @@ from typing import Any, Union
 
 import numpy as np
 
+from ..creation import from_numpy
 from ..engine import enable_grad
 from ..tensor import Tensor
 
 ParamGroup = dict[str, Any]
 Params = Union[Iterable[Tensor], Iterable[tuple[str, Tensor]], Iterable[ParamGroup]]
+
+
+def update_parameter(p: Tensor, values: np.ndarray) -> None:
+    """Write an optimizer's new ``values`` into ``p`` in place and move its version counter."""
+    np.copyto(p._data, values)
+    p._version[0] += 1
 
 
 _SET_MESSAGE = (
@@ -93,7 +100,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                p.grad = None if set_to_none else Tensor._make(np.zeros_like(p._data), False, None)
+                p.grad = None if set_to_none else from_numpy(np.zeros_like(p._data))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient (parameters whose ``grad`` is None

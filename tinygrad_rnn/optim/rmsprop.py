@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamGroup, Params
+from .optimizer import Optimizer, ParamGroup, Params, update_parameter
 
 
 class RMSprop(Optimizer):
@@ -84,6 +84,6 @@ class RMSprop(Optimizer):
                 buf = state["momentum_buffer"]
                 buf *= momentum
                 buf += grad / avg
-                p._data = p._data - lr * buf
+                update_parameter(p, p._data - lr * buf)
             else:
-                p._data = p._data - lr * grad / avg
+                update_parameter(p, p._data - lr * grad / avg)

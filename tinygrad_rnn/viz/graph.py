@@ -22,6 +22,26 @@ next to them, with an edge into each step.
 With ``collapse=True`` every innermost scope (a time step, or a user's ``scope(name)`` with no
 scopes inside) becomes one node; parameters and ghosts stay separate, so a 100-step LSTM is a
 chain of 100 step nodes fed by its weights.
+
+Folding long unrolls
+--------------------
+By default (``fold=True``) a long run of time steps of one layer is drawn as its first steps,
+one **fold** node standing for the steps in between (``… 96 steps …``, with the steps it hides,
+how many ops, and with gradients the norm of what leaves its last and its first step), and its
+last steps: ``FOLD_KEEP`` (2) steps at each end when a step holds at most ``FOLD_SMALL_STEP``
+ops (an RNN), else one (an LSTM or GRU step is ~4 times wider), so that a 100-step two-layer
+LSTM fits 4,000 px. A run is folded when that hides at least two steps. Every edge into or out
+of a hidden step goes to the fold node instead, so the weights still feed it and the gradient
+still visibly flows through it. ``fold=False`` draws every step; ``fold=k`` keeps k steps at
+each end.
+
+Names
+-----
+A tensor made by slicing (``getitem``) that has a name (an LSTM's gates ``i f g o``, a GRU's
+``r_x ... n_h``, the step's slice ``x_3 W_ih^T + b_ih`` of the input projection) is drawn as one
+box, without the ``getitem`` op before it. An input leaf that is all zeros (a defaulted initial
+state ``h_0``) says so (``zeros``). With ``model=`` the parameters are named by their full path
+in the model (``head.weight``).
 """
 
 from __future__ import annotations
@@ -34,11 +54,20 @@ from typing import Any
 import numpy as np
 
 from .. import engine
-from ..engine import Op, topological_order
-from ..nn.module import Parameter
+from ..engine import Op, grad_key, topological_order
+from ..nn.module import Module, Parameter
 from ..tensor import Tensor
 
-__all__ = ["Cluster", "Edge", "GraphModel", "Node", "build_graph", "flatten_roots", "step_of"]
+__all__ = [
+    "FOLD_KEEP",
+    "Cluster",
+    "Edge",
+    "GraphModel",
+    "Node",
+    "build_graph",
+    "flatten_roots",
+    "step_of",
+]
 
 # node kinds
 OP = "op"
@@ -47,6 +76,11 @@ PARAMETER = "parameter"
 INPUT = "input"
 GHOST = "ghost"  # where detach() cut the graph
 SCOPE = "scope"  # a collapsed scope
+FOLD = "fold"  # the middle time steps of a long unroll, folded into one node
+
+FOLD_KEEP = 2  # steps drawn at each end of a folded run of small steps (an RNN's)
+FOLD_SMALL_STEP = 8  # ops: a run whose steps hold more (LSTM, GRU) keeps one step at each end
+_ZERO_CHECK_LIMIT = 1 << 20  # elements: larger input leaves are not scanned for "all zeros"
 
 _STEP = re.compile(r"t=(-?\d+)")
 
@@ -81,9 +115,14 @@ class Node:
     name: str | None = None
     grad_norm: float | None = None
     detail: str = ""  # ghost: where it was cut; collapsed scope: its ops
-    op_count: int = 0  # collapsed scope: how many ops it stands for
+    op_count: int = 0  # collapsed scope or fold: how many ops it stands for
     is_root: bool = False
     requires_grad: bool = False
+    op: str | None = None  # the op that made a tensor node (for tooltips)
+    dtype: str | None = None
+    zeros: bool = False  # an input leaf holding only zeros (a defaulted initial state)
+    steps: tuple[int, int] | None = None  # fold: the first and last step it hides
+    stats: str | None = None  # "min … mean … max …" of the values, when asked for
 
 
 @dataclass(frozen=True)
@@ -114,6 +153,8 @@ class GraphModel:
     clusters: dict[tuple[str, ...], Cluster] = field(default_factory=dict)
     show_grad: bool = False
     collapsed: bool = False
+    folded: int = 0  # how many time steps fold nodes hide
+    root_name: str = "output"  # what the gradient legend calls the root
     _edge_set: set[Edge] = field(default_factory=set, repr=False)
 
     def add_edge(self, edge: Edge) -> None:
@@ -169,14 +210,24 @@ def flatten_roots(roots: Iterable[Any]) -> list[Tensor]:
 def build_graph(
     *roots: Any,
     params: Mapping[str, Tensor] | None = None,
+    model: Module | None = None,
     show_grad: bool = False,
     collapse: bool = False,
     all_tensors: bool = False,
+    fold: bool | int = True,
+    stats: bool = False,
 ) -> GraphModel:
-    """Walk the graph behind ``roots`` into a :class:`GraphModel` (options as ``viz.draw``)."""
+    """Walk the graph behind ``roots`` into a :class:`GraphModel` (options as ``viz.draw``;
+    ``stats``: keep min/mean/max of every tensor still alive, for the tooltips of ``viz.html``)."""
     tensors = flatten_roots(roots)
-    names = {id(t): name for name, t in (params or {}).items()}
-    ops = topological_order([t._op for t in tensors if t._op is not None])
+    keep = _fold_keep(fold)
+    names: dict[int, str] = {}
+    if model is not None:
+        if not isinstance(model, Module):
+            raise TypeError(f"draw: model must be an nn.Module, got {type(model).__name__}")
+        names.update((id(t), name) for name, t in model.named_parameters())
+    names.update((id(t), name) for name, t in (params or {}).items())
+    ops = topological_order([t.op for t in tensors if t.op is not None])
     grads = _gradients(tensors, ops) if show_grad else {}
 
     # Who uses what: the scopes of the ops consuming each op's output and each leaf. An op's
@@ -196,69 +247,81 @@ def build_graph(
                 users.setdefault(id(source), []).append(op.scope)
     root_labels: dict[int, str] = {}  # id(op) or id(leaf) -> "output", or "output 2" of several
     for i, t in enumerate(tensors):
-        if t._op is not None:
-            output_of[id(t._op)] = t
+        if t.op is not None:
+            output_of[id(t.op)] = t
         else:
             leaves.setdefault(id(t), t)
-        root_labels[id(t._op) if t._op is not None else id(t)] = (
-            "output" if len(tensors) == 1 else f"output {i + 1}"
-        )
+        root_labels[grad_key(t)] = f"output {i + 1}"
+    if len(tensors) == 1:
+        root = tensors[0]
+        root_name = names.get(id(root)) or root.name or ("loss" if root.ndim == 0 else "output")
+        root_labels = dict.fromkeys(root_labels, root_name)
+    else:
+        root_name = "sum of outputs"
 
-    model = GraphModel(show_grad=show_grad)
+    graph = GraphModel(show_grad=show_grad, root_name=root_name)
     node_of: dict[int, str] = {}  # id(op) or id(leaf) -> the node its value flows out of
 
     def tensor_name(t: Tensor) -> str | None:
         return names.get(id(t)) or t.name
 
     for t in leaves.values():
-        node_of[id(t)] = _add_leaf(model, t, tensor_name(t), users.get(id(t), []), names, grads)
-        model.nodes[node_of[id(t)]].is_root = id(t) in root_labels
+        node_of[id(t)] = _add_leaf(graph, t, tensor_name(t), users.get(id(t), []), names, grads, stats)
+        graph.nodes[node_of[id(t)]].is_root = id(t) in root_labels
     for index, op in enumerate(ops):
         op_id = f"op{index}"
         made = output_of.get(id(op))
-        model.nodes[op_id] = Node(
-            op_id,
-            OP,
-            op.name,
-            op.scope,
-            path=op.scope,
-            shape=op.out_shape,
-            grad_norm=_norm(grads.get(id(op))),
-        )
-        for source in op.inputs:
-            if isinstance(source, (Op, Tensor)):
-                from_node = node_of[id(source)]
-                model.add_edge(Edge(from_node, op_id, cut=model.nodes[from_node].kind == GHOST))
-        node_of[id(op)] = op_id
         name = tensor_name(made) if made is not None else getattr(op, "output_name", None)
+        sources = [node_of[id(s)] for s in op.inputs if isinstance(s, (Op, Tensor))]
         leaves_scope = any(s != op.scope for s in users.get(id(op), []))
         is_root = id(op) in root_labels
+        common: dict[str, Any] = {
+            "path": op.scope,
+            "shape": op.out_shape,
+            "grad_norm": _norm(grads.get(id(op))),
+            "op": op.name,
+            "dtype": str(op.out_dtype),
+            "stats": _stats(made) if stats and made is not None else None,
+        }
+        if name and op.name == "getitem":  # a named slice (a gate): one box, no getitem op
+            tensor_id = f"out{index}"
+            graph.nodes[tensor_id] = Node(
+                tensor_id, TENSOR, name, op.scope, name=name, is_root=is_root, requires_grad=True, **common
+            )
+            for source_id in sources:
+                graph.add_edge(Edge(source_id, tensor_id, cut=graph.nodes[source_id].kind == GHOST))
+            node_of[id(op)] = tensor_id
+            continue
+        graph.nodes[op_id] = Node(op_id, OP, op.name, op.scope, **common)
+        for source_id in sources:
+            graph.add_edge(Edge(source_id, op_id, cut=graph.nodes[source_id].kind == GHOST))
+        node_of[id(op)] = op_id
         if all_tensors or name or is_root or leaves_scope:
             tensor_id = f"out{index}"
-            model.nodes[tensor_id] = Node(
+            graph.nodes[tensor_id] = Node(
                 tensor_id,
                 TENSOR,
                 name or root_labels.get(id(op), ""),
                 op.scope,
-                path=op.scope,
-                shape=op.out_shape,
                 name=name,
-                grad_norm=_norm(grads.get(id(op))),
                 is_root=is_root,
                 requires_grad=True,
+                **common,
             )
-            model.add_edge(Edge(op_id, tensor_id))
+            graph.add_edge(Edge(op_id, tensor_id))
             node_of[id(op)] = tensor_id
 
     if collapse:
-        model = _collapse(model)
-    for node in model.nodes.values():
+        graph = _collapse(graph)
+    if keep is not False:
+        graph = _fold(graph, keep)
+    for node in graph.nodes.values():
         for depth in range(1, len(node.scope) + 1):
             path = node.scope[:depth]
-            if path not in model.clusters:
+            if path not in graph.clusters:
                 found = step_of(path[-1:])
-                model.clusters[path] = Cluster(path, path[-1], found[1] if found else None)
-    return model
+                graph.clusters[path] = Cluster(path, path[-1], found[1] if found else None)
+    return graph
 
 
 def _add_leaf(
@@ -268,13 +331,14 @@ def _add_leaf(
     user_scopes: list[tuple[str, ...]],
     names: Mapping[int, str],
     grads: Mapping[int, Any],
+    stats: bool,
 ) -> str:
     node_id = f"leaf{len(model.nodes)}"
     scope = _common_prefix(user_scopes)
     detail = ""
-    if t._detached_from is not None:
+    if t.detached_from is not None:
         kind = GHOST
-        op_name, op_scope = t._detached_from
+        op_name, op_scope = t.detached_from
         detail = f"detached from {op_name}" + (f" in {'/'.join(op_scope)}" if op_scope else "")
     elif isinstance(t, Parameter) or id(t) in names or t.requires_grad:
         kind = PARAMETER
@@ -283,6 +347,7 @@ def _add_leaf(
             scope = found[0]
     else:
         kind = INPUT
+    zeros = kind == INPUT and t._data.size <= _ZERO_CHECK_LIMIT and not t._data.any()
     model.nodes[node_id] = Node(
         node_id,
         kind,
@@ -294,6 +359,9 @@ def _add_leaf(
         grad_norm=_norm(grads.get(id(t))),
         detail=detail,
         requires_grad=t.requires_grad,
+        dtype=str(t.dtype),
+        zeros=bool(zeros),
+        stats=_stats(t) if stats else None,
     )
     return node_id
 
@@ -337,12 +405,116 @@ def _norm(grad: Any) -> float | None:
     return float(np.linalg.norm(np.asarray(array, dtype=np.float64)))
 
 
+def _stats(t: Tensor) -> str:
+    data = t._data
+    if data.size == 0 or data.dtype.kind not in "fiub":
+        return ""
+    values = np.asarray(data, dtype=np.float64)
+    return f"min {values.min():.4g}, mean {values.mean():.4g}, max {values.max():.4g}"
+
+
+def _fold_keep(fold: bool | int) -> int | None | bool:
+    """Steps kept at each end of a folded run, None to choose by step size, False for none."""
+    if fold is True:
+        return None
+    if fold is False:
+        return False
+    if not isinstance(fold, int) or fold < 1:
+        raise ValueError(
+            f"draw: fold must be True, False or the number of steps to keep at each end (>= 1), got {fold!r}"
+        )
+    return fold
+
+
+def _fold(model: GraphModel, keep: int | None) -> GraphModel:
+    """Replace the middle steps of every long run by one node, keeping ``keep`` steps at each
+    end (None: chosen by the size of a step, see the module docstring)."""
+    steps_of: dict[tuple[str, ...], set[int]] = {}  # parent of the steps -> their numbers
+    ops_in: dict[tuple[str, ...], int] = {}
+    for node in model.nodes.values():
+        found = step_of(node.path)
+        if found is not None and node.kind != PARAMETER:
+            steps_of.setdefault(found[0], set()).add(found[1])
+            ops_in[found[0]] = ops_in.get(found[0], 0) + (node.kind == OP) + node.op_count
+    hidden: dict[tuple[str, ...], tuple[list[int], str]] = {}  # parent -> (hidden steps, fold id)
+    for parent, steps in steps_of.items():
+        ordered = sorted(steps)
+        at_each_end = keep
+        if at_each_end is None:
+            at_each_end = FOLD_KEEP if ops_in[parent] <= FOLD_SMALL_STEP * len(ordered) else 1
+        if len(ordered) >= 2 * at_each_end + 2:
+            keep_here = at_each_end
+            hidden[parent] = (ordered[keep_here:-keep_here], f"fold{len(hidden)}")
+    if not hidden:
+        return model
+
+    folded = GraphModel(show_grad=model.show_grad, collapsed=model.collapsed, root_name=model.root_name)
+    representative: dict[str, str] = {}
+    members: dict[str, list[Node]] = {}
+    for node in model.nodes.values():
+        found = step_of(node.path)
+        run = hidden.get(found[0]) if found is not None and node.kind != PARAMETER else None
+        if run is not None and found is not None and run[0][0] <= found[1] <= run[0][-1]:
+            representative[node.id] = run[1]
+            members.setdefault(run[1], []).append(node)
+        else:
+            representative[node.id] = node.id
+            folded.nodes[node.id] = node
+    for parent, (hidden_steps, fold_id) in hidden.items():
+        group = members[fold_id]
+        ops = sum(n.kind == OP for n in group) + sum(n.op_count for n in group if n.kind == SCOPE)
+        folded.nodes[fold_id] = Node(
+            fold_id,
+            FOLD,
+            f"… {len(hidden_steps)} steps …",
+            parent,
+            path=parent,
+            detail=f"t={hidden_steps[0]} … t={hidden_steps[-1]} folded: {ops} ops",
+            op_count=ops,
+            steps=(hidden_steps[0], hidden_steps[-1]),
+            is_root=any(n.is_root for n in group),
+            requires_grad=True,
+        )
+        folded.folded += len(hidden_steps)
+
+    leaving: dict[str, list[float]] = {}  # fold id -> norms of the tensors flowing out of it
+    at_step: dict[tuple[str, int], float] = {}  # (fold id, k) -> squared norm of what leaves step k
+    for edge in model.edges:
+        source, target = representative[edge.source], representative[edge.target]
+        node = model.nodes[edge.source]
+        norm = node.grad_norm
+        if source in members and norm is not None:
+            found, to = step_of(node.path), step_of(model.nodes[edge.target].path)
+            if found is not None and found != to:
+                at_step[source, found[1]] = at_step.get((source, found[1]), 0.0) + norm * norm
+        if source == target:
+            continue
+        if source in members and norm is not None:
+            leaving.setdefault(source, []).append(norm)
+        folded.add_edge(Edge(source, target, edge.cut))
+    for fold_id in members:
+        node = folded.nodes[fold_id]
+        if fold_id in leaving:
+            node.grad_norm = float(np.sqrt(sum(n * n for n in leaving[fold_id])))
+        first, last = node.steps or (0, 0)
+        if (fold_id, first) in at_step and (fold_id, last) in at_step:
+            node.detail += (
+                f"; gradient norm {_short(np.sqrt(at_step[fold_id, last]))} at t={last}, "
+                f"{_short(np.sqrt(at_step[fold_id, first]))} at t={first}"
+            )
+    return folded
+
+
+def _short(norm: float | None) -> str:
+    return "?" if norm is None else f"{norm:.2g}"
+
+
 def _collapse(model: GraphModel) -> GraphModel:
     """One node per innermost scope; parameters and ghosts keep their own nodes."""
     scopes_with_children = {n.scope[:depth] for n in model.nodes.values() for depth in range(len(n.scope))}
     innermost = {n.scope for n in model.nodes.values() if n.scope and n.scope not in scopes_with_children}
 
-    collapsed = GraphModel(show_grad=model.show_grad, collapsed=True)
+    collapsed = GraphModel(show_grad=model.show_grad, collapsed=True, root_name=model.root_name)
     representative: dict[str, str] = {}
     members: dict[tuple[str, ...], list[Node]] = {}
     first_seen: dict[tuple[str, ...], int] = {}  # parent of the steps, or a scope without steps
