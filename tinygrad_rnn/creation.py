@@ -89,10 +89,20 @@ def _infer(data: Any) -> np.ndarray:
     return array
 
 
+def _values(data: Any) -> Any:
+    """``data`` with any tensors inside replaced by their arrays (no dtype inference)."""
+    if isinstance(data, Tensor):
+        return data._data
+    if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
+        return [x._data if isinstance(x, Tensor) else x for x in data]
+    return data
+
+
 def tensor(data: TensorLike, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data``, as ``torch.tensor``: Python ints give int64,
     floats float32, bools bool; numpy arrays keep their dtype unless ``dtype`` is given."""
-    array = _infer(data)
+    # with a dtype, Python numbers go straight to it (not through float32 first: 0.1 stays 0.1)
+    array = _infer(data) if dtype is None else _values(data)
     array = np.array(array, dtype=dtype, copy=True)
     _check_kind(array, data)
     return _make(array, array.dtype, requires_grad, device)
@@ -103,7 +113,7 @@ def as_tensor(data: TensorLike, dtype: Any = None, device: Any = None) -> Tensor
     right dtype is shared)."""
     if isinstance(data, Tensor) and (dtype is None or np.dtype(dtype) == data.dtype):
         return data
-    array = _infer(data)
+    array = _infer(data) if dtype is None else np.asarray(_values(data))
     if dtype is not None:
         array = array.astype(dtype, copy=False)
     _check_kind(array, data)

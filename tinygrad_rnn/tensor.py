@@ -288,6 +288,12 @@ class Tensor:
             )
         return self._data.item()
 
+    def __float__(self) -> builtins.float:
+        return builtins.float(self.item())
+
+    def __int__(self) -> builtins.int:
+        return builtins.int(self.item())
+
     def tolist(self) -> Any:
         return self._data.tolist()
 
@@ -395,10 +401,10 @@ class Tensor:
         return ops.Add.apply(*_promoted(other, self))
 
     def __sub__(self, other: TensorLike) -> Tensor:
-        return ops.Sub.apply(*_promoted(self, other))
+        return ops.Sub.apply(*_promoted(*_no_bool_sub(self, other)))
 
     def __rsub__(self, other: TensorLike) -> Tensor:
-        return ops.Sub.apply(*_promoted(other, self))
+        return ops.Sub.apply(*_promoted(*_no_bool_sub(other, self)))
 
     def __mul__(self, other: TensorLike) -> Tensor:
         return ops.Mul.apply(*_promoted(self, other))
@@ -420,7 +426,7 @@ class Tensor:
 
     def __neg__(self) -> Tensor:
         if self._data.dtype.kind == "b":
-            raise TypeError("neg: the `-` operator on a bool tensor is not supported; use ~ instead")
+            raise RuntimeError("neg: the `-` operator on a bool tensor is not supported; use ~ instead")
         return ops.Neg.apply(self)
 
     def __matmul__(self, other: TensorLike) -> Tensor:
@@ -590,7 +596,7 @@ class Tensor:
 
     def abs(self) -> Tensor:
         if self._data.dtype.kind == "b":
-            raise RuntimeError("abs: not implemented for bool tensors; convert first (.int())")
+            raise NotImplementedError("abs: not implemented for bool tensors; convert first (.int())")
         return ops.Abs.apply(self)
 
     __abs__ = abs
@@ -607,15 +613,20 @@ class Tensor:
         return ops.ReLU.apply(self)
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - torch's names
-        """Values limited to ``[min, max]`` (either may be None)."""
-        return ops.Clamp.apply(self, min, max)
+        """Values limited to ``[min, max]`` (either may be None); the dtype is promoted
+        with the limits as torch does (an int tensor clamped to 0.5 becomes float32)."""
+        limits = [v for v in (min, max) if v is not None]
+        dtype = result_type(self, *limits) if limits else self._data.dtype
+        return ops.Clamp.apply(_cast(self, dtype), min, max)
 
     clip = clamp
 
     def softmax(self, dim: int) -> Tensor:
+        dim = _dim(dim, self._data.ndim, "softmax")
         return ops.Softmax.apply(_float_only(self, "softmax"), dim)
 
     def log_softmax(self, dim: int) -> Tensor:
+        dim = _dim(dim, self._data.ndim, "log_softmax")
         return ops.LogSoftmax.apply(_float_only(self, "log_softmax"), dim)
 
     # ------------------------------------------------------------------ reductions
@@ -624,19 +635,31 @@ class Tensor:
         return ops.Sum.apply(self, dim, keepdim)
 
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        if self._data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"mean: could not infer output dtype: the input has dtype {self._data.dtype}, and "
+                "mean needs a floating-point one; convert first with .float() or .double()"
+            )
         return ops.Mean.apply(self, dim, keepdim)
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
         """``max()`` -> the largest element; ``max(dim)`` -> ``(values, indices)``."""
         if dim is None:
             return ops.Max.apply(self)
+        if not isinstance(dim, (builtins.int, np.integer)):
+            raise TypeError(
+                f"max: dim must be one int, got {dim!r}; torch's max reduces one dim at a time "
+                "(for several dims: x.amax(dims) in torch, or max(d) repeatedly, highest d first)"
+            )
         indices = ops.argmax_indices(self._data, dim, keepdim)
         return ops.MaxDim.apply(self, indices, dim, keepdim), Tensor._make(indices, False, None)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        if dim is None:
-            return Tensor._make(np.array(np.argmax(self._data)), False, None)
-        return Tensor._make(ops.argmax_indices(self._data, dim, keepdim), False, None)
+        """The index of the largest value along ``dim``; without dim, the index into the
+        flattened tensor (shaped as 1s per dim with ``keepdim``)."""
+        if self._data.dtype.kind == "b":
+            raise RuntimeError("argmax: does not support bool input; convert first (.int())")
+        return Tensor._make(ops.argmax_indices(self._data, dim, keepdim, "argmax"), False, None)
 
     # ------------------------------------------------------------------ shape
 
@@ -657,18 +680,26 @@ class Tensor:
         dim %= ndim
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
-    def squeeze(self, dim: int | None = None) -> Tensor:
+    def squeeze(self, dim: int | Sequence[int] | None = None) -> Tensor:
+        """Drop dims of size 1: all of them, or those among ``dim`` (an int or a tuple)."""
+        ndim = self._data.ndim
         if dim is None:
-            return self.reshape(tuple(n for n in self.shape if n != 1))
-        dim %= max(self._data.ndim, 1)
-        if self._data.ndim == 0 or self.shape[dim] != 1:
-            return self
-        return self.reshape(self.shape[:dim] + self.shape[dim + 1 :])
+            dims = set(range(ndim))
+        else:
+            dims = {_dim(d, ndim, "squeeze") for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+        shape = tuple(n for i, n in enumerate(self.shape) if not (i in dims and n == 1))
+        return self if len(shape) == ndim else self.reshape(shape)
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
+        ndim = self._data.ndim
+        dim0, dim1 = _dim(dim0, ndim, "transpose"), _dim(dim1, ndim, "transpose")
+        if ndim == 0:  # a 0-d tensor takes dims 0 and -1, and stays as it is
+            return self
         return ops.Transpose.apply(self, dim0, dim1)
 
     def permute(self, *dims: Any) -> Tensor:
+        if not dims:  # as torch; a 0-d tensor takes permute(())
+            raise TypeError("permute: missing the dims (one per dimension, or one tuple of them)")
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
         return ops.Permute.apply(self, dims)
@@ -689,13 +720,19 @@ class Tensor:
         return ops.GetItem.apply(self, index)
 
     def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]:
-        """Split into ``chunks`` equal pieces along ``dim`` (gates of an LSTM/GRU)."""
-        size = self.shape[dim]
-        if size % chunks:
-            raise ValueError(f"chunk: size {size} of dim {dim} is not divisible by {chunks}")
-        step = size // chunks
-        lead = (slice(None),) * (dim % self._data.ndim)
-        return [self[lead + (slice(i * step, (i + 1) * step),)] for i in range(chunks)]
+        """Split along ``dim`` into pieces of ``ceil(size / chunks)`` (gates of an LSTM/GRU),
+        as torch: the last piece may be shorter, and there may be fewer than ``chunks``."""
+        if self._data.ndim == 0:
+            raise RuntimeError("chunk: expects at least a 1-dimensional tensor, got a 0-d one")
+        if chunks <= 0:
+            raise RuntimeError(f"chunk: expects `chunks` to be greater than 0, got: {chunks}")
+        axis = _dim(dim, self._data.ndim, "chunk")
+        size = self._data.shape[axis]
+        step = -(-size // chunks)
+        lead = (slice(None),) * axis
+        if step == 0:  # an empty dim: chunks empty pieces, as torch
+            return [self[lead + (slice(0, 0),)] for _ in range(chunks)]
+        return [self[lead + (slice(start, start + step),)] for start in range(0, size, step)]
 
     # ------------------------------------------------------------------ linear algebra
 
@@ -717,6 +754,17 @@ def _raw(value: Any) -> Any:
     return value._data if isinstance(value, Tensor) else value
 
 
+def _no_bool_sub(a: Any, b: Any) -> tuple[Any, Any]:
+    """torch refuses ``-`` when either side is bool (a bool tensor or a Python bool)."""
+    for x in (a, b):
+        if isinstance(x, (bool, np.bool_)) or (isinstance(x, Tensor) and x._data.dtype.kind == "b"):
+            raise RuntimeError(
+                "sub: the `-` operator with a bool tensor is not supported; to invert a mask use "
+                "`~`, and convert a bool tensor with .int() or .float() to subtract it"
+            )
+    return a, b
+
+
 def _floating(t: Tensor) -> Tensor:
     """``t`` itself if it is floating-point, else converted to the default float32 (torch's
     rule for float functions of integer tensors: exp, log, tanh, ...)."""
@@ -724,8 +772,10 @@ def _floating(t: Tensor) -> Tensor:
 
 
 def _float_only(t: Tensor, where: str) -> Tensor:
-    if t._data.dtype.kind not in "fc":
-        raise RuntimeError(f"{where}: not implemented for dtype {t._data.dtype}; convert first with .float()")
+    if t._data.dtype.kind not in "fc":  # NotImplementedError is a RuntimeError, as in torch
+        raise NotImplementedError(
+            f"{where}: not implemented for dtype {t._data.dtype}; convert first with .float()"
+        )
     return t
 
 
@@ -864,7 +914,9 @@ def _promoted(a: Any, b: Any, floating: bool = False) -> tuple[Any, Any]:
 
 
 def _same_dtype(where: str, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    """Matrix products do not promote, as in torch: both operands must share a dtype."""
+    """Matrix products do not promote, as in torch: both operands must share a dtype (not bool)."""
+    if a._data.dtype.kind == "b" or b._data.dtype.kind == "b":
+        raise NotImplementedError(f"{where}: not implemented for bool tensors; convert first (.float())")
     if a._data.dtype != b._data.dtype:
         raise RuntimeError(
             f"{where}: expected both operands to have the same dtype, got {a._data.dtype} and "
@@ -899,7 +951,7 @@ def _check_grad(tensor: Tensor, value: Any) -> Tensor:
     if value.dtype != tensor.dtype:
         raise TypeError(
             f"grad: assigned a gradient of dtype {value.dtype} to a tensor of dtype {tensor.dtype}; "
-            f"convert it first (e.g. .astype(np.{tensor.dtype}))"
+            f"convert it first (e.g. .to(tinygrad_rnn.{tensor.dtype}))"
         )
     return value
 

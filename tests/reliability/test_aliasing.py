@@ -74,3 +74,13 @@ def test_mse_loss_target_changed_after_forward():
     loss.backward()
     reference.backward()
     assert_close(x.grad, tx.grad, "grad")
+
+
+def test_an_index_array_changed_after_indexing_does_not_move_the_gradient():
+    # (torch 2.13 shares a numpy index's memory and sends this gradient to element 3)
+    x = tg.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    idx = np.array([0, 1])
+    y = x[idx]
+    idx[:] = 3
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0, 0.0, 0.0])

@@ -22,8 +22,8 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _dtype_mismatch_message(where: str, input_dtype: np.dtype, weight_dtype: np.dtype) -> str:
     return (
         f"{where}: input has dtype {input_dtype} but the weight has dtype {weight_dtype}; "
-        f"convert the input with x.to(np.{weight_dtype.name}) "
-        f"or the layer with layer.to(np.{input_dtype.name})"
+        f"convert the input with x.to(tinygrad_rnn.{weight_dtype.name}) "
+        f"or the layer with layer.to(tinygrad_rnn.{input_dtype.name})"
     )
 
 
@@ -78,7 +78,7 @@ def _integer_array(value: Any, where: str, what: str) -> np.ndarray:
         raise TypeError(
             f"{where}: {what} must be integer class indices, got dtype {array.dtype}"
             + (
-                "; class probabilities as targets are not supported, convert indices with .astype(np.int64)"
+                "; class probabilities as targets are not supported, convert indices with .long()"
                 if array.dtype.kind == "f"
                 else ""
             )
@@ -98,6 +98,13 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         _require_tensor("linear", "bias", 3, bias)
     if input._data.dtype != weight._data.dtype:
         raise RuntimeError(_dtype_mismatch_message("linear", input._data.dtype, weight._data.dtype))
+    if weight._data.ndim == 1:  # torch: a 1-D weight is one output feature without its dim
+        if bias is not None:
+            raise RuntimeError(
+                f"linear: a bias (shape {bias.shape}) needs a 2-D weight, got a 1-D one of shape "
+                f"{weight.shape}; give the weight as weight.reshape(1, -1)"
+            )
+        return input @ weight
     return ops.Linear.apply(input, weight, bias)
 
 
@@ -236,12 +243,16 @@ def cross_entropy(
             )
         scale = scale * class_weights[safe]
     losses = picked * -scale
+    if not all_valid:  # an ignored target's logits may be -inf: keep its NaN out, as torch does
+        losses = ops.Where.apply(valid, losses, 0.0)
     if reduction == "none":
         return losses
     if reduction == "sum":
         return losses.sum()
-    with np.errstate(invalid="ignore"):  # every target ignored: 0/0 = nan, silently, as in torch
-        return losses.sum() / float(scale.sum())
+    total = float(scale.sum())
+    if total == 0:  # every target ignored: a NaN loss with a zero gradient, as in torch
+        return losses.sum() + float("nan")
+    return losses.sum() / total
 
 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
@@ -334,8 +345,7 @@ def embedding(
     indices = np.array(input._data if isinstance(input, Tensor) else input, copy=True)
     if indices.dtype.kind not in "iu":
         raise TypeError(
-            f"embedding: indices must be integers, got dtype {indices.dtype}; "
-            "convert them with .astype(np.int64)"
+            f"embedding: indices must be integers, got dtype {indices.dtype}; convert them with .long()"
         )
     if indices.size:
         low, high = indices.min(), indices.max()

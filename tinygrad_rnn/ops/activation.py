@@ -33,14 +33,15 @@ class Sigmoid(Op):
     @staticmethod
     def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
         # 1 / (1 + exp(-x)), in place; exp(-x) is capped where it would overflow (there the
-        # result is below 1e-38 in float32, 1e-307 in float64, instead of underflowing to 0)
-        y = np.negative(x, dtype=np.result_type(x, np.float32))
+        # result is below 1e-38 in float32, 1e-307 in float64, instead of underflowing to 0).
+        # float16 is computed in float32 and rounded once, as torch does.
+        y = np.negative(x, out=np.empty(x.shape, np.result_type(x, np.float32)))  # 0-d stays an array
         np.minimum(y, _exp_limit(y.dtype), out=y)
         np.exp(y, out=y)
         y += 1
         np.reciprocal(y, out=y)
         ctx.save_for_backward(OUTPUT)
-        return y
+        return y.astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
@@ -59,7 +60,7 @@ class ReLU(Op):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
-        ctx.positive = x > 0  # a constant mask
+        ctx.positive = ~(x <= 0)  # a constant mask; NaN passes its gradient, as in torch
         return np.maximum(x, 0)
 
     @staticmethod
@@ -72,10 +73,12 @@ class Softmax(Op):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, dim: int) -> np.ndarray:
-        ctx.dim = dim
-        e = np.exp(x - x.max(axis=dim, keepdims=True))
+        ctx.dim = axis = _axis(x, dim)
         ctx.save_for_backward(OUTPUT)
-        return e / e.sum(axis=dim, keepdims=True)
+        if x.size == 0:  # a dim of size 0: nothing to normalise
+            return x.copy()
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
@@ -88,12 +91,20 @@ class LogSoftmax(Op):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, dim: int) -> np.ndarray:
-        ctx.dim = dim
-        shifted = x - x.max(axis=dim, keepdims=True)
+        ctx.dim = axis = _axis(x, dim)
         ctx.save_for_backward(OUTPUT)
-        return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+        if x.size == 0:
+            return x.copy()
+        shifted = x - x.max(axis=axis, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
         (y,) = ctx.saved_tensors
         return grad - apply_op(Exp, y) * apply_op(Sum, grad, ctx.dim, True), None
+
+
+def _axis(x: np.ndarray, dim: int) -> int | None:
+    """The numpy axis of the softmax family's ``dim``: None for a 0-d tensor (torch takes
+    dim 0 or -1 there, and the one element is the whole distribution)."""
+    return None if x.ndim == 0 else dim

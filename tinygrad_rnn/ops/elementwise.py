@@ -9,7 +9,7 @@ import numpy as np
 
 from ..engine import INPUT, OUTPUT, Op, apply_op
 from ..tensor import Tensor
-from .reduce import sum_to
+from .reduce import ShapeError, sum_to
 
 
 def _raw(x: Any) -> Any:
@@ -22,12 +22,26 @@ def _shape(x: Any) -> tuple[int, ...] | None:
     return x.shape if isinstance(x, np.ndarray) else None
 
 
+def _shapes(a: Any, b: Any) -> tuple[Any, Any]:
+    """The shapes of a binary op's operands, checked to broadcast (torch's RuntimeError)."""
+    a_shape, b_shape = _shape(a), _shape(b)
+    if a_shape is not None and b_shape is not None and a_shape != b_shape:
+        try:
+            np.broadcast_shapes(a_shape, b_shape)
+        except ValueError:
+            raise ShapeError(
+                f"the shapes {a_shape} and {b_shape} cannot broadcast together: each dim, aligned "
+                "from the right, must match or be 1"
+            ) from None
+    return a_shape, b_shape
+
+
 class Add(Op):
     name = "add"
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        ctx.shapes = (_shape(a), _shape(b))
+        ctx.shapes = _shapes(a, b)
         return a + b
 
     @staticmethod
@@ -41,7 +55,11 @@ class Sub(Op):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        ctx.shapes = (_shape(a), _shape(b))
+        ctx.shapes = _shapes(a, b)
+        if np.result_type(a, b).kind == "b":
+            raise RuntimeError(
+                "sub: the `-` operator with two bool tensors is not supported; use `^` (xor) instead"
+            )
         return a - b
 
     @staticmethod
@@ -55,17 +73,27 @@ class Mul(Op):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        ctx.shapes = (_shape(a), _shape(b))
-        ctx.save_for_backward(INPUT[0], INPUT[1])
+        a_shape, b_shape = ctx.shapes = _shapes(a, b)
+        # save only what backward reads (as torch): with a Python number, that number alone,
+        # so the tensor may be changed in place before backward
+        if b_shape is None:
+            ctx.save_for_backward(INPUT[1])
+        elif a_shape is None:
+            ctx.save_for_backward(INPUT[0])
+        else:
+            ctx.save_for_backward(INPUT[0], INPUT[1])
         return a * b
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
-        a, b = ctx.saved_tensors
+        saved = ctx.saved_tensors
         a_shape, b_shape = ctx.shapes
-        grad_a = None if a_shape is None else sum_to(grad * b, a_shape)
-        grad_b = None if b_shape is None else sum_to(grad * a, b_shape)
-        return grad_a, grad_b
+        if b_shape is None:
+            return sum_to(grad * saved[0], a_shape), None
+        if a_shape is None:
+            return None, sum_to(grad * saved[0], b_shape)
+        a, b = saved
+        return sum_to(grad * b, a_shape), sum_to(grad * a, b_shape)
 
 
 class Div(Op):
@@ -73,14 +101,20 @@ class Div(Op):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        ctx.shapes = (_shape(a), _shape(b))
-        ctx.save_for_backward(INPUT[1], OUTPUT)
+        ctx.shapes = _shapes(a, b)
+        if ctx.shapes[1] is None:  # divided by a Python number: that number is all backward needs
+            ctx.save_for_backward(INPUT[1])
+        else:
+            ctx.save_for_backward(INPUT[1], OUTPUT)
         return a / b
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
-        b, y = ctx.saved_tensors
         a_shape, b_shape = ctx.shapes
+        if b_shape is None:
+            (b,) = ctx.saved_tensors
+            return sum_to(grad / b, a_shape), None
+        b, y = ctx.saved_tensors
         grad_a = None if a_shape is None else sum_to(grad / b, a_shape)
         # -grad * a / b**2 written as -grad * (a / b) / b: b*b under/overflows for tiny or huge b
         grad_b = None if b_shape is None else sum_to(-grad * y / b, b_shape)
@@ -92,14 +126,27 @@ class Pow(Op):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
-        ctx.shapes = (_shape(a), _shape(b))
-        ctx.save_for_backward(INPUT[0], INPUT[1], OUTPUT)
+        ctx.shapes = _shapes(a, b)
+        if ctx.shapes[1] is None:  # a Python exponent: the result is not needed, as in torch
+            ctx.save_for_backward(INPUT[0], INPUT[1])
+        else:
+            ctx.save_for_backward(INPUT[0], INPUT[1], OUTPUT)
+        kind = np.result_type(a, b).kind
+        if kind == "b":
+            if not isinstance(b, np.ndarray):  # torch's shortcuts for the exponents 1 and 0
+                return a.copy() if b else np.ones_like(a)
+            raise NotImplementedError("pow: not implemented for bool tensors; convert first (.int())")
+        if kind in "iu" and np.any(np.less(b, 0)):
+            return _integer_pow(a, b)
         return a**b
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
-        a, b, y = ctx.saved_tensors
         a_shape, b_shape = ctx.shapes
+        if b_shape is None:
+            a, b = ctx.saved_tensors
+        else:
+            a, b, y = ctx.saved_tensors
         grad_a = grad_b = None
         if a_shape is not None:
             # d(a**b)/da = b * a**(b-1), and 0 where b == 0 (even at a == 0), as in torch
@@ -176,7 +223,7 @@ class Abs(Op):
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
-        ctx.sign = np.sign(a)  # a constant: d sign(a)/da = 0
+        ctx.sign = np.nan_to_num(np.sign(a), nan=0.0)  # a constant (0 at NaN, as torch's sgn)
         return np.abs(a)
 
     @staticmethod
@@ -240,3 +287,16 @@ class Clamp(Op):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
         return grad * ctx.inside, None, None
+
+
+def _integer_pow(a: Any, b: Any) -> np.ndarray:
+    """Integer ``a ** b`` with negative exponents, as torch: 1/a**|b| truncated to an
+    integer (so 1, -1 or 0). torch refuses a negative Python number as the exponent."""
+    if not isinstance(b, np.ndarray):
+        raise RuntimeError(
+            f"pow: Integers to negative integer powers are not allowed (exponent {b}); "
+            "use a float base (x.double() ** -1) for a fractional result"
+        )
+    a, b = np.broadcast_arrays(np.asarray(a), b)
+    magnitude = np.where(a == -1, np.where(b % 2 == 0, 1, -1), (a == 1).astype(b.dtype))
+    return np.where(b < 0, magnitude, a ** np.maximum(b, 0)).astype(np.result_type(a, b))

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import INPUT, LazyGrad, Op
-from .reduce import sum_to
+from .reduce import ShapeError, sum_to
 
 
 class OuterGrad(LazyGrad):
@@ -47,17 +47,17 @@ class MatMul(Op):
     @staticmethod
     def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul: both operands need at least 1 dim, got shapes {a.shape} and {b.shape}")
+            raise ShapeError(f"matmul: both operands need at least 1 dim, got shapes {a.shape} and {b.shape}")
         inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
         if a.shape[-1] != inner_b:
-            raise ValueError(
+            raise ShapeError(
                 f"matmul: shapes {a.shape} and {b.shape} are not aligned: {a.shape[-1]} (last dim "
                 f"of the first) != {inner_b} ({'first' if b.ndim == 1 else 'second-to-last'} dim "
                 "of the second)"
             )
         ctx.save_for_backward(INPUT[0], INPUT[1])
         if a.ndim > 2 and b.ndim == 2:  # one 2-D product runs far faster than a loop of them
-            return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
+            return (a.reshape(_rows(a.shape), a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
         return np.matmul(a, b)
 
     @staticmethod
@@ -65,11 +65,11 @@ class MatMul(Op):
         a, b = ctx.saved_tensors
         needs = ctx.needs_input_grad
         if a.ndim >= 2 and b.ndim == 2:  # (..., n, k) @ (k, m): batch dims folded into rows
-            g2 = grad.reshape((-1, b.shape[1]))
+            g2 = grad.reshape((_rows(a.shape), b.shape[1]))
             grad_a = (g2 @ b.mT).reshape(a.shape) if needs[0] else None
             grad_b = None
             if needs[1]:
-                a2 = a.reshape((-1, b.shape[0]))
+                a2 = a.reshape((_rows(a.shape), b.shape[0]))
                 grad_b = OuterGrad(a2, g2) if isinstance(g2, np.ndarray) else a2.mT @ g2
             return grad_a, grad_b
         # treat 1-D operands as matrices (a row, b a column), as the forward did
@@ -93,17 +93,17 @@ class Linear(Op):
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
         if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-            raise ValueError(
+            raise ShapeError(
                 f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features "
                 f"but weight of shape {weight.shape} expects {weight.shape[-1]}"
             )
         if bias is not None and bias.shape != (weight.shape[0],):
-            raise ValueError(
+            raise ShapeError(
                 f"linear: bias of shape {bias.shape} does not match weight of shape {weight.shape}"
             )
         ctx.save_for_backward(INPUT[0], INPUT[1])
         # batch dims folded into rows: one 2-D product runs far faster than a loop of them
-        out = x.reshape(-1, x.shape[-1]) @ weight.T
+        out = x.reshape(_rows(x.shape), x.shape[-1]) @ weight.T
         if bias is not None:
             out += bias
         return out.reshape(x.shape[:-1] + weight.shape[:1])
@@ -112,11 +112,20 @@ class Linear(Op):
     def backward(ctx: Any, grad: Any) -> tuple[Any, Any, Any]:
         x, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        grad_2d = grad.reshape((-1, weight.shape[0]))
+        grad_2d = grad.reshape((_rows(x.shape), weight.shape[0]))
         grad_x = (grad_2d @ weight).reshape(x.shape) if needs[0] else None
         grad_w = None
         if needs[1]:  # grad_2d.T @ x; kept lazy so a weight shared by many steps does it once
-            x_2d = x.reshape((-1, weight.shape[1]))
+            x_2d = x.reshape((_rows(x.shape), weight.shape[1]))
             grad_w = OuterGrad(grad_2d, x_2d) if isinstance(grad_2d, np.ndarray) else grad_2d.mT @ x_2d
         grad_b = grad_2d.sum(0) if needs[2] else None
         return grad_x, grad_w, grad_b
+
+
+def _rows(shape: tuple[int, ...]) -> int:
+    """The number of rows when all but the last dim are folded into one (a -1 in reshape is
+    ambiguous when the last dim is 0)."""
+    rows = 1
+    for n in shape[:-1]:
+        rows *= n
+    return rows

@@ -9,17 +9,40 @@ import numpy as np
 from ..engine import Op, apply_op
 
 
-def _axes(dim: Any, ndim: int) -> tuple[int, ...]:
-    """``dim`` (None, an int or a sequence) as a sorted tuple of non-negative axes."""
+class ShapeError(RuntimeError, ValueError):
+    """Shapes that do not fit an op. torch raises RuntimeError for these (so code written
+    ``except RuntimeError:`` keeps working); it is also a ValueError, numpy's class for them."""
+
+
+def _axes(dim: Any, ndim: int, where: str = "reduction") -> tuple[int, ...]:
+    """``dim`` (None, an int or a sequence) as a sorted tuple of non-negative axes, with
+    torch's rules: ``()`` and None mean every dim; a 0-d tensor accepts dim 0 and -1 (and
+    has no axis to reduce); a repeated dim is an error."""
     if dim is None:
         return tuple(range(ndim))
     dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
-    out = []
+    if not dims:
+        return tuple(range(ndim))
+    out = set()
     for d in dims:
-        if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise IndexError(f"dim {d} is out of range for a {ndim}-d tensor")
-        out.append(int(d) % max(ndim, 1))
-    return tuple(sorted(set(out)))
+        axis = dim_index(d, ndim, where)
+        if axis in out:
+            raise RuntimeError(f"{where}: dim {axis} appears multiple times in the list of dims {dims}")
+        out.add(axis)
+    return tuple(sorted(out)) if ndim else ()
+
+
+def dim_index(dim: Any, ndim: int, where: str) -> int:
+    """``dim`` as a non-negative axis, or torch's IndexError (a 0-d tensor takes 0 and -1)."""
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{where}: dim must be an int, got {type(dim).__name__} {dim!r}")
+    bound = max(ndim, 1)
+    if not -bound <= dim < bound:
+        raise IndexError(
+            f"{where}: dim {dim} is out of range for a {ndim}-d tensor "
+            f"(Dimension out of range: expected to be in range of [{-bound}, {bound - 1}])"
+        )
+    return int(dim) % bound
 
 
 def _keepdim_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -77,7 +100,7 @@ class Sum(Op):
         if dim is None:  # the common loss.sum(): no axes to work out
             ctx.kept_shape = (1,) * x.ndim
             return x.sum(keepdims=keepdim)
-        axes = _axes(dim, x.ndim)
+        axes = _axes(dim, x.ndim, "sum")
         ctx.kept_shape = _keepdim_shape(x.shape, axes)
         return x.sum(axis=axes, keepdims=keepdim)
 
@@ -91,15 +114,21 @@ class Mean(Op):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, dim: Any, keepdim: bool) -> np.ndarray:
-        axes = _axes(dim, x.ndim)
+        axes = _axes(dim, x.ndim, "mean")
         ctx.in_shape = x.shape
         ctx.kept_shape = _keepdim_shape(x.shape, axes)
-        ctx.count = int(np.prod([x.shape[a] for a in axes])) if x.ndim else 1
-        return x.mean(axis=axes, keepdims=keepdim)
+        count = int(np.prod([x.shape[a] for a in axes]))
+        # over an empty dim the gradient is empty: any factor will do, and 0 keeps the
+        # second derivative finite (1/0 would give 0 * inf = NaN there)
+        ctx.scale = 1.0 / count if count else 0.0
+        if count:
+            return x.mean(axis=axes, keepdims=keepdim)
+        with np.errstate(invalid="ignore", divide="ignore"):  # NaN, silently, as in torch
+            return np.divide(x.sum(axis=axes, keepdims=keepdim), count, dtype=x.dtype)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
-        grad = grad.reshape(ctx.kept_shape) / ctx.count
+        grad = grad.reshape(ctx.kept_shape) * ctx.scale
         return apply_op(BroadcastTo, grad, ctx.in_shape), None, None
 
 
@@ -111,9 +140,12 @@ class Max(Op):
     @staticmethod
     def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
         if x.size == 0:
-            raise ValueError("max: cannot take the max of an empty tensor")
+            raise RuntimeError(
+                f"max: the tensor of shape {x.shape} is empty; give a dim to reduce "
+                "(max(dim) of a non-empty dim), as torch requires"
+            )
         y = x.max()
-        winners = x == y
+        winners = np.isnan(x) if np.isnan(y) else x == y  # a NaN is the max, and gets the gradient
         ctx.share = (winners / np.count_nonzero(winners)).astype(x.dtype)  # a constant
         return y
 
@@ -122,10 +154,21 @@ class Max(Op):
         return grad * ctx.share
 
 
-def argmax_indices(x: np.ndarray, dim: int, keepdim: bool) -> np.ndarray:
-    (axis,) = _axes(dim, x.ndim)
-    if x.shape and x.shape[axis] == 0:
-        raise IndexError(f"max: dim {dim} has size 0 (tensor shape {x.shape})")
+def argmax_indices(x: np.ndarray, dim: int | None, keepdim: bool, where: str = "max") -> np.ndarray:
+    """The index of the largest value along ``dim`` (the first NaN, if any, as in torch);
+    ``dim=None``: the flat index over all elements (kept as 1s per dim with ``keepdim``)."""
+    if dim is None:
+        if x.size == 0:
+            raise IndexError(f"{where}: the tensor of shape {x.shape} is empty; give a dim to reduce")
+        index = np.array(np.argmax(x))
+        return index.reshape((1,) * x.ndim) if keepdim else index
+    axis = dim_index(dim, x.ndim, where)
+    if x.ndim == 0:
+        return np.zeros((), dtype=np.int64)
+    if x.shape[axis] == 0:
+        raise IndexError(
+            f"{where}: dim {dim} has size 0 (tensor shape {x.shape}): there is no largest value to take"
+        )
     return np.argmax(x, axis=axis, keepdims=keepdim)
 
 
@@ -136,7 +179,10 @@ class MaxDim(Op):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, indices: np.ndarray, dim: int, keepdim: bool) -> np.ndarray:
-        (axis,) = _axes(dim, x.ndim)
+        if x.ndim == 0:  # the one element is its own max
+            ctx.kept_shape, ctx.mask = (), np.ones((), dtype=bool)
+            return x.copy()
+        axis = dim_index(dim, x.ndim, "max")
         kept = indices if keepdim else np.expand_dims(indices, axis)
         positions = np.arange(x.shape[axis]).reshape([-1 if i == axis else 1 for i in range(x.ndim)])
         ctx.mask = positions == kept  # a constant one-hot mask
