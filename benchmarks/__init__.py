@@ -13,6 +13,8 @@ import importlib
 import os
 import platform
 import resource
+import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -156,3 +158,25 @@ def missing_from_ours(names: tuple[str, ...]) -> list[str]:
                 missing.append(name)
                 break
     return missing
+
+
+CLOCKS = ("wall", "cpu")
+
+
+def step_clock(name: str, blas_threads: int) -> Callable[[], float]:
+    """The clock timings are read from: ``wall`` (``time.perf_counter``) or ``cpu``
+    (``time.thread_time``, the CPU time of this thread).
+
+    On a machine other processes keep busy, wall time measures the share of the CPU this
+    process got as much as the code; the thread's CPU time does not. It sees only this
+    thread's work, so it is refused unless numpy's BLAS runs on this one thread
+    (``OPENBLAS_NUM_THREADS=1``); torch is then set to one thread as well
+    (``match_torch_threads``)."""
+    if name == "wall":
+        return time.perf_counter
+    if blas_threads != 1:
+        raise SystemExit(
+            f"--clock cpu times this thread only, but numpy's BLAS uses {blas_threads} threads; "
+            "run with OPENBLAS_NUM_THREADS=1 (torch is then given one thread too)"
+        )
+    return time.thread_time

@@ -19,6 +19,7 @@ import argparse
 import json
 import statistics
 import sys
+import time
 import timeit
 from collections.abc import Callable
 from pathlib import Path
@@ -29,11 +30,25 @@ import numpy as np
 if not __package__:  # run as a file: measure this checkout's tinygrad_rnn, find the helpers
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import blas_info, machine_info, match_torch_threads, missing_from_ours  # noqa: E402
+from benchmarks import (  # noqa: E402
+    CLOCKS,
+    blas_info,
+    machine_info,
+    match_torch_threads,
+    missing_from_ours,
+    step_clock,
+)
 
 Ops = dict[str, Callable[[], Any]]
 
 OPS = ("add", "mul", "matmul", "tanh", "getitem", "sum", "forward+backward")
+# A chain of CHAIN tanh ops on x, y = tanh(tanh(...(x))), timed forward alone and forward +
+# backward (to x): divided by CHAIN, the first is what recording one op costs, and their
+# difference what the backward walk costs per op. Rows "chain ..." are per op.
+CHAIN = 100
+CHAIN_OPS = ("chain forward", "chain forward+backward")
+DERIVED = "chain backward (difference)"
+ROWS = OPS + CHAIN_OPS + (DERIVED,)
 OURS_REQUIREMENTS = ("Tensor", "Tensor.tanh", "Tensor.sum", "Tensor.backward")
 EXPRESSION = "((x @ w + b).tanh() * y).sum(), backward to x, w, b"
 
@@ -58,6 +73,20 @@ def numpy_ops(arrays: dict[str, np.ndarray]) -> Ops:
         grad_pre = y * (1.0 - out * out)
         return loss, grad_pre @ w.T, x.T @ grad_pre, grad_pre.sum(axis=0)
 
+    def chain() -> list[np.ndarray]:
+        outputs = [x]
+        for _ in range(CHAIN):
+            outputs.append(np.tanh(outputs[-1]))
+        return outputs
+
+    def chain_backward() -> np.ndarray:
+        """The chain's gradient by hand, keeping what a graph would keep: every output."""
+        outputs = chain()
+        grad = np.ones_like(x)
+        for out in reversed(outputs[1:]):
+            grad = grad * (1.0 - out * out)
+        return grad
+
     return {
         "add": lambda: x + y,
         "mul": lambda: x * y,
@@ -66,6 +95,8 @@ def numpy_ops(arrays: dict[str, np.ndarray]) -> Ops:
         "getitem": lambda: x[1:3],
         "sum": lambda: x.sum(),
         "forward+backward": forward_backward,
+        "chain forward": chain,
+        "chain forward+backward": chain_backward,
     }
 
 
@@ -92,6 +123,15 @@ def tensor_ops(
     }
     if requires_grad:
         ops["forward+backward"] = lambda: ((x @ w + b).tanh() * y).sum().backward()
+
+        def chain() -> Any:
+            out = x
+            for _ in range(CHAIN):
+                out = out.tanh()
+            return out
+
+        ops["chain forward"] = chain
+        ops["chain forward+backward"] = lambda: chain().sum().backward()
     return ops
 
 
@@ -121,9 +161,9 @@ def working_ops(ops: Ops) -> tuple[Ops, dict[str, str]]:
     return working, failed
 
 
-def calibrate(fn: Callable[[], Any], target: float) -> int:
+def calibrate(fn: Callable[[], Any], target: float, clock: Callable[[], float]) -> int:
     """Loops per repeat so that one repeat lasts about ``target`` seconds."""
-    timer = timeit.Timer(fn)
+    timer = timeit.Timer(fn, timer=clock)
     number = 1
     while True:
         elapsed = timer.timeit(number)
@@ -132,11 +172,13 @@ def calibrate(fn: Callable[[], Any], target: float) -> int:
         number *= 10
 
 
-def measure(columns: dict[str, Ops], repeats: int, target: float) -> dict[str, dict[str, float]]:
+def measure(
+    columns: dict[str, Ops], repeats: int, target: float, clock: Callable[[], float] = time.perf_counter
+) -> dict[str, dict[str, float]]:
     """Median µs per call of every (column, op), repeats interleaved in rotated order."""
     cases = [(column, op) for column, ops in columns.items() for op in ops]
-    timers = {case: timeit.Timer(columns[case[0]][case[1]]) for case in cases}
-    numbers = {case: calibrate(columns[case[0]][case[1]], target) for case in cases}
+    timers = {case: timeit.Timer(columns[case[0]][case[1]], timer=clock) for case in cases}
+    numbers = {case: calibrate(columns[case[0]][case[1]], target, clock) for case in cases}
     samples: dict[tuple[str, str], list[float]] = {case: [] for case in cases}
     for r in range(repeats):
         shift = r % len(cases)
@@ -144,7 +186,10 @@ def measure(columns: dict[str, Ops], repeats: int, target: float) -> dict[str, d
             samples[case].append(timers[case].timeit(numbers[case]) / numbers[case] * 1e6)
     result: dict[str, dict[str, float]] = {column: {} for column in columns}
     for (column, op), values in samples.items():
-        result[column][op] = statistics.median(values)
+        result[column][op] = statistics.median(values) / (CHAIN if op in CHAIN_OPS else 1)
+    for row in result.values():
+        if all(op in row for op in CHAIN_OPS):
+            row[DERIVED] = row[CHAIN_OPS[1]] - row[CHAIN_OPS[0]]
     return result
 
 
@@ -154,7 +199,7 @@ def table(result: dict[str, dict[str, float]], call_overhead: float) -> str:
     ratios = [(a, b) for a, b in pairs if a in result]
     header = ["op"] + [f"{c} µs" for c in columns] + [f"{a} ÷ {b}" for a, b in ratios]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for op in OPS:
+    for op in ROWS:
         cells = [op] + [f"{result[c][op]:.2f}" if op in result[c] else "–" for c in columns]
         for a, b in ratios:
             both = op in result[a] and op in result[b]
@@ -170,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", type=float, help="seconds per repeat (default 0.05, --quick 0.005)")
     parser.add_argument("--quick", action="store_true", help="a few seconds in all, for CI")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument(
+        "--clock",
+        choices=CLOCKS,
+        default="wall",
+        help="wall time, or this thread's CPU time (needs OPENBLAS_NUM_THREADS=1; for a busy machine)",
+    )
     args = parser.parse_args(argv)
     repeats = args.repeat or (3 if args.quick else 15)
     target = args.target or (0.005 if args.quick else 0.05)
@@ -177,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     blas = blas_info()
+    clock = step_clock(args.clock, blas["threads"])
     torch_threads = match_torch_threads(torch, blas["threads"])
     arrays = make_arrays()
     columns = {
@@ -193,15 +245,19 @@ def main(argv: list[str] | None = None) -> int:
     print("# Per-op overhead, float64, x (4, 8), w (8, 8), b (8,)\n")
     print(
         f"numpy {np.__version__} ({blas['threads']} BLAS threads), torch {torch.__version__} "
-        f"({torch_threads['threads']} threads); {repeats} interleaved repeats of about {target} s; "
+        f"({torch_threads['threads']} threads); {args.clock} clock; {repeats} interleaved repeats of "
+        f"about {target} s; "
         "median µs per op. getitem is x[1:3]; add and mul are (4, 8) with (4, 8); "
         f"forward+backward is {EXPRESSION}. '(grad)': inputs require grad, so the graph is "
-        "recorded.\n"
+        f"recorded. 'chain' rows are per op of a chain of {CHAIN} tanh ops: forward alone (with "
+        "grad: recording), forward and backward (numpy: the backward by hand, every output kept), "
+        "and their difference, the backward walk's cost per op (the sum over outputs and the seed "
+        "spread over the chain: under 0.1 µs).\n"
     )
     for note in notes:
         print(f"- {note}")
-    call_overhead = measure({"empty": {"call": lambda: None}}, repeats, target)["empty"]["call"]
-    result = measure(columns, repeats, target)
+    call_overhead = measure({"empty": {"call": lambda: None}}, repeats, target, clock)["empty"]["call"]
+    result = measure(columns, repeats, target, clock)
     print(table(result, call_overhead))
     if args.json:
         machine = machine_info() | {"torch": torch.__version__, "blas": blas, "torch_threads": torch_threads}

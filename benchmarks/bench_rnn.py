@@ -1,25 +1,24 @@
-"""Time one training step of a character-level RNN (and an LSTM) in several implementations.
+"""Time one training step of a character-level RNN, LSTM and GRU in several implementations.
 
 Run from the repository root (``python -m benchmarks.bench_rnn`` works too)::
 
-    python benchmarks/bench_rnn.py                   # every config, float32 and float64
-    python benchmarks/bench_rnn.py --quick           # smoke run, well under a minute
+    python benchmarks/bench_rnn.py                   # every cell and size, float32 and float64
+    python benchmarks/bench_rnn.py --quick           # smoke run: tiny, float32
     python benchmarks/bench_rnn.py --json out.json   # also write the results
 
-One step is: one-hot input (T, B, V) -> recurrent layer (hidden H, zero initial state) ->
-linear head to V logits at every step -> mean softmax cross-entropy over all T*B targets ->
-backward through time -> SGD update (lr 0.1, no momentum). Every implementation starts from
-the same weights and sees the same data:
+One step (see ``problem.py``): one-hot input (T, B, V) -> recurrent layer -> linear head ->
+mean cross-entropy -> backward through time -> SGD. Every implementation starts from the same
+weights and sees the same data:
 
-- ``numpy_manual``: hand-written numpy forward and BPTT, the floor for a numpy engine.
+- ``numpy_manual``: hand-written numpy forward and BPTT (``numpy_bptt.py``), the floor.
 - ``torch_unrolled``: torch eager, the cell written by hand in a Python loop.
-- ``torch_nn_rnn`` / ``torch_nn_lstm``: ``torch.nn.RNN`` / ``torch.nn.LSTM`` + ``nn.Linear``.
+- ``torch_nn``: ``torch.nn.RNN`` / ``LSTM`` / ``GRU`` (fused loops) + ``nn.Linear``.
 - ``ours_nn`` / ``ours_cell``: the same two torch programs run on tinygrad_rnn; added when
   ``tinygrad_rnn`` provides the names they use (see ``OURS_REQUIREMENTS``).
 
 Before timing, each config is checked in float64: every implementation must give the loss,
-the gradients and the updated weights of the reference (``torch_nn_*``) to a relative error
-below 1e-8, or the config is not timed.
+the gradients and the updated weights of ``torch_nn`` to a relative error below 1e-8, or the
+config is not timed. The report ends with the performance goals of docs/performance.md.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ import argparse
 import gc
 import importlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -45,87 +45,49 @@ if not __package__:  # run as a file: measure this checkout's tinygrad_rnn, find
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import (  # noqa: E402
+    CLOCKS,
     blas_info,
     machine_info,
     match_torch_threads,
     missing_from_ours,
     peak_rss_kib,
+    step_clock,
+)
+from benchmarks.numpy_bptt import NUMPY_MODELS  # noqa: E402
+from benchmarks.problem import (  # noqa: E402
+    CELLS,
+    HEAD_NAMES,
+    LEARNING_RATE,
+    PARAMETER_NAMES,
+    RECURRENT_NAMES,
+    SIZES,
+    Config,
+    Problem,
+    make_config,
+    make_problem,
 )
 
-LEARNING_RATE = 0.1
-SEED = 0
 TOLERANCE = 1e-8
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-
-@dataclass(frozen=True)
-class Config:
-    name: str
-    cell: str  # "rnn" or "lstm"
-    vocab: int  # V
-    batch: int  # B
-    seq_len: int  # T
-    hidden: int  # H
-    dtypes: tuple[str, ...]
-
-    def describe(self) -> str:
-        return (
-            f"{self.name}: {self.cell.upper()} V={self.vocab} B={self.batch} T={self.seq_len} H={self.hidden}"
-        )
-
-
-CONFIGS = (
-    Config("tiny", "rnn", vocab=10, batch=1, seq_len=5, hidden=100, dtypes=("float64",)),
-    Config("small", "rnn", vocab=65, batch=32, seq_len=50, hidden=128, dtypes=("float32", "float64")),
-    Config("medium", "rnn", vocab=65, batch=64, seq_len=100, hidden=512, dtypes=("float32", "float64")),
-    Config("lstm", "lstm", vocab=65, batch=32, seq_len=50, hidden=128, dtypes=("float32", "float64")),
-)
-
-# torch's parameter names, prefixed by the submodule that owns them; every implementation
-# reports its weights and gradients under these names.
-RECURRENT_NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
-HEAD_NAMES = ("weight", "bias")
-PARAMETER_NAMES = tuple(f"rnn.{n}" for n in RECURRENT_NAMES) + tuple(f"head.{n}" for n in HEAD_NAMES)
-
-
-@dataclass
-class Problem:
-    """The model's initial weights and one batch of data, shared by every implementation."""
-
-    config: Config
-    dtype: np.dtype
-    weights: dict[str, np.ndarray]  # PARAMETER_NAMES -> array; LSTM gates ordered i, f, g, o
-    inputs: np.ndarray  # (T, B, V) one-hot of the input characters
-    targets: np.ndarray  # (T*B,) int64: row t*B + b is the next character of sequence b
-
-
-def make_problem(config: Config, dtype: str) -> Problem:
-    """Weights drawn like torch's default init, U(-1/sqrt(H), 1/sqrt(H)), in float64 and then
-    cast, so that the float32 and float64 runs start from the same numbers."""
-    rng = np.random.default_rng(SEED)
-    gates = 4 if config.cell == "lstm" else 1
-    rows, hidden, vocab = gates * config.hidden, config.hidden, config.vocab
-    shapes = {
-        "rnn.weight_ih_l0": (rows, vocab),
-        "rnn.weight_hh_l0": (rows, hidden),
-        "rnn.bias_ih_l0": (rows,),
-        "rnn.bias_hh_l0": (rows,),
-        "head.weight": (vocab, hidden),
-        "head.bias": (vocab,),
-    }
-    bound = 1.0 / np.sqrt(hidden)
-    weights = {name: rng.uniform(-bound, bound, shape).astype(dtype) for name, shape in shapes.items()}
-    tokens = rng.integers(0, vocab, size=(config.seq_len + 1, config.batch))
-    inputs = np.eye(vocab, dtype=dtype)[tokens[:-1]]
-    targets = tokens[1:].reshape(-1).astype(np.int64)
-    return Problem(config, np.dtype(dtype), weights, inputs, targets)
+CONFIGS = tuple(make_config(cell, size) for cell in CELLS for size in SIZES)
+DTYPES = ("float32", "float64")
 
 
 class Trainer(Protocol):
-    """One implementation, built from a Problem, owning its own copy of the weights."""
+    """One implementation, built from a Problem, owning its own copy of the weights.
+
+    ``step()`` is ``finish(forward())``; the two halves exist so that what the graph (or the
+    hand-written caches) holds between forward and backward can be measured."""
 
     def step(self) -> float:
         """Forward, loss, backward, SGD update; returns the loss before the update."""
+
+    def forward(self) -> Any:
+        """Zero the gradients, run forward to the loss; returns the loss (graph alive)."""
+
+    def finish(self, loss: Any) -> float:
+        """Backward from ``forward``'s loss and the SGD update; returns the loss."""
 
     def parameters(self) -> dict[str, np.ndarray]:
         """Current weights, by PARAMETER_NAMES, as numpy arrays."""
@@ -143,172 +105,22 @@ def to_numpy(value: Any) -> np.ndarray:
     return np.array(value)
 
 
-# --------------------------------------------------------------------------- numpy, by hand
-
-
-class NumpyCharModel:
-    """What the numpy RNN and LSTM share: weights, buffers, the head, the loss and SGD."""
+class NumpyTrainer:
+    """A hand-written numpy model (``numpy_bptt``) behind the Trainer interface."""
 
     def __init__(self, problem: Problem) -> None:
-        config = problem.config
-        self.seq_len, self.batch, self.hidden = config.seq_len, config.batch, config.hidden
-        self.params = {name: w.copy() for name, w in problem.weights.items()}
-        self.grads = {name: np.empty_like(w) for name, w in problem.weights.items()}
-        self.inputs = problem.inputs.reshape(-1, config.vocab)  # (T*B, V)
-        self.targets = problem.targets
-        self.rows = np.arange(self.targets.size)
-        self.states = np.empty((self.seq_len, self.batch, self.hidden), problem.dtype)  # h_1..h_T
+        self.model = NUMPY_MODELS[problem.config.cell](problem)
+        self.step = self.model.step
+        self.parameters = self.model.parameters
+        self.gradients = self.model.gradients
 
-    def head_backward(self) -> tuple[float, np.ndarray]:
-        """Logits, mean cross-entropy and its backward into the head's weights; returns the
-        loss and dL/dh_t from the head, (T, B, H)."""
-        flat_states = self.states.reshape(-1, self.hidden)
-        logits = flat_states @ self.params["head.weight"].T
-        logits += self.params["head.bias"]
-        logits -= logits.max(axis=1, keepdims=True)
-        target_logits = logits[self.rows, self.targets]
-        probs = np.exp(logits, out=logits)
-        sums = probs.sum(axis=1, keepdims=True)
-        loss = float(np.mean(np.log(sums[:, 0]) - target_logits))
-        count = self.targets.size
-        grad_logits = probs
-        grad_logits /= sums * count  # softmax / N ...
-        grad_logits[self.rows, self.targets] -= 1.0 / count  # ... minus one-hot / N
-        np.matmul(grad_logits.T, flat_states, out=self.grads["head.weight"])
-        np.sum(grad_logits, axis=0, out=self.grads["head.bias"])
-        grad_states = grad_logits @ self.params["head.weight"]
-        return loss, grad_states.reshape(self.seq_len, self.batch, self.hidden)
+    def forward(self) -> float:
+        return self.model.forward()
 
-    def input_weight_grads(self, grad_pre: np.ndarray) -> None:
-        """Gradients of W_ih, W_hh and both biases from dL/d(pre-activation), (T, B, G*H)."""
-        width = grad_pre.shape[2]
-        flat = grad_pre.reshape(-1, width)
-        np.matmul(flat.T, self.inputs, out=self.grads["rnn.weight_ih_l0"])
-        # h_0 = 0 contributes nothing to W_hh: step t's pre-activation reads h_{t-1}.
-        np.matmul(
-            grad_pre[1:].reshape(-1, width).T,
-            self.states[:-1].reshape(-1, self.hidden),
-            out=self.grads["rnn.weight_hh_l0"],
-        )
-        np.sum(flat, axis=0, out=self.grads["rnn.bias_ih_l0"])
-        self.grads["rnn.bias_hh_l0"][...] = self.grads["rnn.bias_ih_l0"]
-
-    def sgd(self) -> None:
-        for name, param in self.params.items():
-            param -= LEARNING_RATE * self.grads[name]
-
-    def parameters(self) -> dict[str, np.ndarray]:
-        return {name: p.copy() for name, p in self.params.items()}
-
-    def gradients(self) -> dict[str, np.ndarray]:
-        return {name: g.copy() for name, g in self.grads.items()}
-
-
-class NumpyRNN(NumpyCharModel):
-    """h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), backward written out by hand."""
-
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem)
-        self.carry = np.empty((self.batch, self.hidden), problem.dtype)
-
-    def step(self) -> float:
-        w_hh = self.params["rnn.weight_hh_l0"]
-        states, carry = self.states, self.carry
-        # The input projection of every step in one matmul; the loop only adds W_hh h_{t-1}.
-        np.matmul(self.inputs, self.params["rnn.weight_ih_l0"].T, out=states.reshape(-1, self.hidden))
-        states += self.params["rnn.bias_ih_l0"] + self.params["rnn.bias_hh_l0"]
-        np.tanh(states[0], out=states[0])  # h_0 = 0
-        for t in range(1, self.seq_len):
-            np.matmul(states[t - 1], w_hh.T, out=carry)
-            states[t] += carry
-            np.tanh(states[t], out=states[t])
-
-        loss, grad_pre = self.head_backward()  # dL/dh_t from the head, made dL/dpre_t in place
-        tanh_grad = 1.0 - np.square(states)
-        for t in reversed(range(self.seq_len)):
-            if t < self.seq_len - 1:
-                grad_pre[t] += carry  # dL/dh_t through step t+1
-            grad_pre[t] *= tanh_grad[t]
-            if t:
-                np.matmul(grad_pre[t], w_hh, out=carry)
-        self.input_weight_grads(grad_pre)
-        self.sgd()
-        return loss
-
-
-def _sigmoid_(x: np.ndarray) -> None:
-    """In-place logistic sigmoid, 1 / (1 + exp(-x))."""
-    np.negative(x, out=x)
-    np.exp(x, out=x)
-    x += 1.0
-    np.reciprocal(x, out=x)
-
-
-class NumpyLSTM(NumpyCharModel):
-    """torch's LSTM (gates i, f, g, o), backward written out by hand."""
-
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem)
-        shape, dtype = (self.seq_len, self.batch, self.hidden), problem.dtype
-        self.gates = np.empty((self.seq_len, self.batch, 4 * self.hidden), dtype)  # activated
-        self.cells = np.empty(shape, dtype)
-        self.tanh_cells = np.empty(shape, dtype)
-        self.gate_carry = np.empty((self.batch, 4 * self.hidden), dtype)
-        self.h_carry = np.empty((self.batch, self.hidden), dtype)
-        self.c_carry = np.empty((self.batch, self.hidden), dtype)
-
-    def step(self) -> float:
-        size = self.hidden
-        in_gate, forget_gate, cell_gate, out_gate = (slice(k * size, (k + 1) * size) for k in range(4))
-        w_hh = self.params["rnn.weight_hh_l0"]
-        gates, cells, tanh_cells, states = self.gates, self.cells, self.tanh_cells, self.states
-        np.matmul(self.inputs, self.params["rnn.weight_ih_l0"].T, out=gates.reshape(-1, 4 * size))
-        gates += self.params["rnn.bias_ih_l0"] + self.params["rnn.bias_hh_l0"]
-        for t in range(self.seq_len):
-            z = gates[t]
-            if t:  # h_0 = 0
-                np.matmul(states[t - 1], w_hh.T, out=self.gate_carry)
-                z += self.gate_carry
-            _sigmoid_(z[:, : 2 * size])  # input and forget gates
-            np.tanh(z[:, cell_gate], out=z[:, cell_gate])
-            _sigmoid_(z[:, out_gate])
-            i, f, g, o = z[:, in_gate], z[:, forget_gate], z[:, cell_gate], z[:, out_gate]
-            np.multiply(i, g, out=cells[t])
-            if t:  # c_0 = 0
-                cells[t] += f * cells[t - 1]
-            np.tanh(cells[t], out=tanh_cells[t])
-            np.multiply(o, tanh_cells[t], out=states[t])
-
-        loss, grad_states = self.head_backward()
-        # Each activation's local derivative, for all steps at once: s(1-s) and 1 - tanh^2.
-        local = gates * (1.0 - gates)
-        local[:, :, cell_gate] = 1.0 - np.square(gates[:, :, cell_gate])
-        tanh_cell_grad = 1.0 - np.square(tanh_cells)
-        grad_pre = np.empty_like(gates)
-        for t in reversed(range(self.seq_len)):
-            z, dz = gates[t], grad_pre[t]
-            i, f, g, o = z[:, in_gate], z[:, forget_gate], z[:, cell_gate], z[:, out_gate]
-            grad_h = grad_states[t]
-            if t < self.seq_len - 1:
-                grad_h += self.h_carry
-            np.multiply(grad_h, tanh_cells[t], out=dz[:, out_gate])
-            grad_c = grad_h * o
-            grad_c *= tanh_cell_grad[t]
-            if t < self.seq_len - 1:
-                grad_c += self.c_carry
-            np.multiply(grad_c, g, out=dz[:, in_gate])
-            if t:
-                np.multiply(grad_c, cells[t - 1], out=dz[:, forget_gate])
-            else:
-                dz[:, forget_gate] = 0.0
-            np.multiply(grad_c, i, out=dz[:, cell_gate])
-            dz *= local[t]
-            if t:
-                np.multiply(grad_c, f, out=self.c_carry)
-                np.matmul(dz, w_hh, out=self.h_carry)
-        self.input_weight_grads(grad_pre)
-        self.sgd()
-        return loss
+    def finish(self, loss: Any) -> float:
+        self.model.backward()
+        self.model.sgd()
+        return float(loss)
 
 
 # --------------------------------------------------------------------------- torch and ours
@@ -372,6 +184,20 @@ def lstm_cell(x: Any, state: Any, p: dict[str, Any], hidden: int) -> tuple[Any, 
     return h, (h, c)
 
 
+def gru_cell(x: Any, state: Any, p: dict[str, Any], hidden: int) -> tuple[Any, Any]:
+    """torch's GRU cell, gates r, z, n: n = tanh(x_n + r * (W_hn h + b_hn)), h' = n + z (h - n)."""
+    gates_x = x @ p["rnn.weight_ih_l0"].T + p["rnn.bias_ih_l0"]
+    gates_h = state @ p["rnn.weight_hh_l0"].T + p["rnn.bias_hh_l0"]
+    r = (gates_x[:, :hidden] + gates_h[:, :hidden]).sigmoid()
+    z = (gates_x[:, hidden : 2 * hidden] + gates_h[:, hidden : 2 * hidden]).sigmoid()
+    n = (gates_x[:, 2 * hidden :] + r * gates_h[:, 2 * hidden :]).tanh()
+    h = n + z * (state - n)
+    return h, h
+
+
+HAND_CELLS = {"rnn": rnn_cell, "lstm": lstm_cell, "gru": gru_cell}
+
+
 class HandCellTrainer:
     """The cell written by hand from tensor ops, unrolled in a Python loop; autograd does BPTT."""
 
@@ -379,7 +205,7 @@ class HandCellTrainer:
         config = problem.config
         self.lib = library.module
         self.hidden = config.hidden
-        self.cell = lstm_cell if config.cell == "lstm" else rnn_cell
+        self.cell = HAND_CELLS[config.cell]
         self.params = {name: library.tensor(w, True) for name, w in problem.weights.items()}
         self.inputs = [library.tensor(x, False) for x in problem.inputs]  # T tensors (B, V)
         zeros = library.tensor(np.zeros((config.batch, config.hidden), problem.dtype), False)
@@ -387,7 +213,7 @@ class HandCellTrainer:
         self.targets = library.tensor(problem.targets, False)
         self.optimizer = self.lib.optim.SGD(list(self.params.values()), lr=LEARNING_RATE)
 
-    def step(self) -> float:
+    def forward(self) -> Any:
         p = self.params
         self.optimizer.zero_grad()
         state, outputs = self.initial_state, []
@@ -395,10 +221,15 @@ class HandCellTrainer:
             output, state = self.cell(x, state, p, self.hidden)
             outputs.append(output)
         logits = self.lib.cat(outputs) @ p["head.weight"].T + p["head.bias"]  # (T*B, V)
-        loss = self.lib.nn.functional.cross_entropy(logits, self.targets)
+        return self.lib.nn.functional.cross_entropy(logits, self.targets)
+
+    def finish(self, loss: Any) -> float:
         loss.backward()
         self.optimizer.step()
         return float(loss.item())
+
+    def step(self) -> float:
+        return self.finish(self.forward())
 
     def parameters(self) -> dict[str, np.ndarray]:
         return {name: to_numpy(p) for name, p in self.params.items()}
@@ -408,12 +239,12 @@ class HandCellTrainer:
 
 
 class ModuleTrainer:
-    """``nn.RNN``/``nn.LSTM`` + ``nn.Linear`` + ``cross_entropy`` + ``optim.SGD``."""
+    """``nn.RNN``/``nn.LSTM``/``nn.GRU`` + ``nn.Linear`` + ``cross_entropy`` + ``optim.SGD``."""
 
     def __init__(self, problem: Problem, library: Library) -> None:
         config = problem.config
         lib = self.lib = library.module
-        layer = lib.nn.LSTM if config.cell == "lstm" else lib.nn.RNN
+        layer = {"rnn": lib.nn.RNN, "lstm": lib.nn.LSTM, "gru": lib.nn.GRU}[config.cell]
         self.rnn = layer(config.vocab, config.hidden)
         self.head = lib.nn.Linear(config.hidden, config.vocab)
         dtype = getattr(lib, problem.dtype.name)  # torch.float64 / tinygrad_rnn.float64
@@ -438,14 +269,19 @@ class ModuleTrainer:
         params.update({f"head.{n}": getattr(self.head, n) for n in HEAD_NAMES})
         return params
 
-    def step(self) -> float:
+    def forward(self) -> Any:
         self.optimizer.zero_grad()
         output, _ = self.rnn(self.inputs)  # (T, B, H)
         logits = self.head(output.reshape(*self.flat_shape))
-        loss = self.lib.nn.functional.cross_entropy(logits, self.targets)
+        return self.lib.nn.functional.cross_entropy(logits, self.targets)
+
+    def finish(self, loss: Any) -> float:
         loss.backward()
         self.optimizer.step()
         return float(loss.item())
+
+    def step(self) -> float:
+        return self.finish(self.forward())
 
     def parameters(self) -> dict[str, np.ndarray]:
         return {name: to_numpy(p) for name, p in self.named_parameters().items()}
@@ -467,12 +303,17 @@ class Implementation:
 
 # What tinygrad_rnn must provide for each "ours" implementation (dotted names).
 _OURS_COMMON = ("Tensor", "nn.functional.cross_entropy", "optim.SGD")
+_OURS_NN = (*_OURS_COMMON, "nn.Linear", "float32", "float64")
+_OURS_CELL = (*_OURS_COMMON, "cat", "Tensor.tanh")
 OURS_REQUIREMENTS = {
-    ("ours_nn", "rnn"): (*_OURS_COMMON, "nn.RNN", "nn.Linear", "float32", "float64"),
-    ("ours_nn", "lstm"): (*_OURS_COMMON, "nn.LSTM", "nn.Linear", "float32", "float64"),
-    ("ours_cell", "rnn"): (*_OURS_COMMON, "cat", "Tensor.tanh"),
-    ("ours_cell", "lstm"): (*_OURS_COMMON, "cat", "Tensor.tanh", "Tensor.sigmoid"),
+    ("ours_nn", "rnn"): (*_OURS_NN, "nn.RNN"),
+    ("ours_nn", "lstm"): (*_OURS_NN, "nn.LSTM"),
+    ("ours_nn", "gru"): (*_OURS_NN, "nn.GRU"),
+    ("ours_cell", "rnn"): _OURS_CELL,
+    ("ours_cell", "lstm"): (*_OURS_CELL, "Tensor.sigmoid"),
+    ("ours_cell", "gru"): (*_OURS_CELL, "Tensor.sigmoid"),
 }
+REFERENCE = "torch_nn"  # what the correctness check compares every implementation with
 
 
 def implementations(cell: str, with_ours: bool = True) -> tuple[list[Implementation], list[str]]:
@@ -480,11 +321,10 @@ def implementations(cell: str, with_ours: bool = True) -> tuple[list[Implementat
 
     ``with_ours=False`` does not even import tinygrad_rnn (a memory process of a baseline
     implementation must not carry the engine's imports)."""
-    torch_nn_name = f"torch_nn_{cell}"
     found = [
-        Implementation("numpy_manual", "numpy", NumpyLSTM if cell == "lstm" else NumpyRNN),
+        Implementation("numpy_manual", "numpy", NumpyTrainer),
         Implementation("torch_unrolled", "torch", lambda p: HandCellTrainer(p, torch_library())),
-        Implementation(torch_nn_name, "torch", lambda p: ModuleTrainer(p, torch_library())),
+        Implementation(REFERENCE, "torch", lambda p: ModuleTrainer(p, torch_library())),
     ]
     builders = {
         "ours_nn": lambda p: ModuleTrainer(p, ours_library()),
@@ -498,10 +338,6 @@ def implementations(cell: str, with_ours: bool = True) -> tuple[list[Implementat
         else:
             found.append(Implementation(name, "ours", build, optional=True))
     return found, notes
-
-
-def reference_name(cell: str) -> str:
-    return f"torch_nn_{cell}"
 
 
 # --------------------------------------------------------------------------- correctness
@@ -532,7 +368,7 @@ def check_correctness(config: Config, impls: list[Implementation]) -> tuple[bool
             if not impl.optional:
                 raise
             broken.append(f"{impl.name} skipped: {type(error).__name__}: {error}")
-    ref_loss, ref_grads, ref_params = outcomes[reference_name(config.cell)]
+    ref_loss, ref_grads, ref_params = outcomes[REFERENCE]
     rows, agree = [], True
     for name, (loss, grads, params) in outcomes.items():
         grad_errors = {p: relative_error(grads[p], ref_grads[p]) for p in PARAMETER_NAMES}
@@ -600,7 +436,12 @@ def thread_pool(library: str) -> str:
 
 
 def time_steps(
-    trainers: dict[str, Trainer], pools: dict[str, str], rounds: int, warmup: int, round_seconds: float
+    trainers: dict[str, Trainer],
+    pools: dict[str, str],
+    rounds: int,
+    warmup: int,
+    round_seconds: float,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, list[float]]:
     """Seconds per step of each trainer, from interleaved rounds.
 
@@ -623,10 +464,10 @@ def time_steps(
     block = {}
     for name in order:
         enter(name)
-        start = time.perf_counter()
+        start = clock()
         for _ in range(warmup):
             trainers[name].step()
-        block[name] = max(1, int(round_seconds / ((time.perf_counter() - start) / warmup)))
+        block[name] = max(1, int(round_seconds / max((clock() - start) / warmup, 1e-9)))
     times: dict[str, list[float]] = {name: [] for name in trainers}
     for r in range(rounds):
         shift = r % len(order)
@@ -634,9 +475,9 @@ def time_steps(
             enter(name)
             step, record = trainers[name].step, times[name].append
             for _ in range(block[name]):
-                start = time.perf_counter()
+                start = clock()
                 step()
-                record(time.perf_counter() - start)
+                record(clock() - start)
     return times
 
 
@@ -697,7 +538,67 @@ def memory_child(impl_name: str, config: Config, dtype: str, steps: int) -> dict
             trainer.step()
         result["tracemalloc_bytes"] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
+    result["retained_bytes"] = retained_bytes(trainer, library)
     return result
+
+
+def retained_bytes(trainer: Trainer, library: str) -> int:
+    """What one step keeps alive between the end of forward and the start of backward.
+
+    numpy: the bytes of the arrays the hand-written forward fills and backward reads. ours:
+    what tracemalloc sees allocated during forward and still alive with the loss in hand
+    (arrays the graph saved and the graph's own objects). torch: the storages of the
+    tensors autograd saved during forward (``saved_tensors_hooks``), each counted once,
+    except the parameters' and inputs' (alive before forward); the graph's C++ nodes are not
+    counted, so torch's figure is a lower bound."""
+    if library == "numpy":
+        trainer.step()
+        return sum(array.nbytes for array in trainer.model.saved_arrays())  # type: ignore[attr-defined]
+    if library == "ours":
+        gc.collect()
+        tracemalloc.start()
+        loss = trainer.forward()
+        held = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        trainer.finish(loss)
+        return held
+    import torch
+
+    def storage(tensor: Any) -> tuple[int, int]:
+        data = tensor.untyped_storage()
+        return data.data_ptr(), data.nbytes()
+
+    existing = {storage(t)[0] for t in _torch_tensors(trainer)}
+    saved: dict[int, int] = {}
+
+    def pack(tensor: Any) -> Any:
+        pointer, size = storage(tensor)
+        if pointer not in existing:
+            saved[pointer] = size
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = trainer.forward()
+    trainer.finish(loss)
+    return sum(saved.values())
+
+
+def _torch_tensors(trainer: Any) -> list[Any]:
+    """Every torch tensor a torch trainer holds before forward: parameters and inputs."""
+    import torch
+
+    found = []
+    for value in vars(trainer).values():
+        if isinstance(value, dict):
+            values = list(value.values())
+        else:
+            values = list(value) if isinstance(value, (list, tuple)) else [value]
+        for item in values:
+            if isinstance(item, torch.Tensor):
+                found.append(item)
+            elif isinstance(item, torch.nn.Module):
+                found.extend(item.parameters())
+    return found
 
 
 def run_memory_child(impl_name: str, config: Config, dtype: str, steps: int) -> dict[str, Any]:
@@ -725,7 +626,8 @@ MemoryJob = tuple[Config, str, list[Implementation]]  # config, dtype, implement
 
 def measure_memory(jobs: list[MemoryJob], steps: int) -> dict[tuple[str, str, str], dict[str, Any]]:
     """Peak memory of every (config, dtype, implementation), relative to its library's
-    baseline process. The processes run two at a time after all timing is done."""
+    baseline process, and the bytes it retains per time step. The processes run two at a
+    time after all timing is done."""
     tasks = []
     for config, dtype, impls in jobs:
         for library in sorted({i.library for i in impls}):
@@ -739,74 +641,183 @@ def measure_memory(jobs: list[MemoryJob], steps: int) -> dict[tuple[str, str, st
         for impl in impls:
             measured = raw[config, dtype, impl.name]
             baseline = raw[config, dtype, f"baseline_{impl.library}"]
-            entry: dict[str, Any] = {"rss_delta_mib": None, "tracemalloc_mib": None}
+            entry: dict[str, Any] = {
+                "rss_delta_mib": None,
+                "tracemalloc_mib": None,
+                "retained_per_step_kib": None,
+            }
             if "error" in measured or "error" in baseline:
                 entry["error"] = measured.get("error") or baseline.get("error")
             else:
                 entry["rss_delta_mib"] = (measured["peak_rss_kib"] - baseline["peak_rss_kib"]) / 1024
                 if measured["tracemalloc_bytes"] is not None:
                     entry["tracemalloc_mib"] = measured["tracemalloc_bytes"] / 2**20
+                entry["retained_per_step_kib"] = measured["retained_bytes"] / config.seq_len / 1024
             results[config.name, dtype, impl.name] = entry
     return results
 
 
 # --------------------------------------------------------------------------- report
 
+NUMPY = "numpy_manual"
+# Below this peak-RSS delta of the numpy run, RSS is too coarse (pages, allocator arenas) for a
+# ratio; the memory goal is then judged on tracemalloc peaks, which see every numpy buffer.
+MIN_RSS_FOR_RATIO_MIB = 2.0
+
 
 def _fmt(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+def _ratio(value: float | None, reference: float | None) -> float | None:
+    return None if value is None or not reference else value / reference
+
+
+def peak_ratio(memory: dict[str, dict[str, Any]], name: str) -> tuple[float | None, str]:
+    """Peak memory of ``name`` over the numpy run's, and which measure gave it ("RSS" or
+    "tracemalloc", see MIN_RSS_FOR_RATIO_MIB)."""
+    mine, numpy = memory.get(name, {}), memory.get(NUMPY, {})
+    if (numpy.get("rss_delta_mib") or 0.0) >= MIN_RSS_FOR_RATIO_MIB:
+        return _ratio(mine.get("rss_delta_mib"), numpy["rss_delta_mib"]), "RSS"
+    return _ratio(mine.get("tracemalloc_mib"), numpy.get("tracemalloc_mib")), "tracemalloc"
+
+
 def results_table(result: dict[str, Any]) -> str:
     timings, memory = result["timings"], result["memory"]
     ours = [name for name in timings if name.startswith("ours_")]
+    numpy_memory = memory.get(NUMPY, {})
     header = ["implementation", "median ms/step", "IQR ms", "steps", "peak RSS Δ MiB", "tracemalloc peak MiB"]
+    header += ["peak ÷ numpy", "retained KiB/step", "retained ÷ numpy"]
     header += [f"{name} ÷ this" for name in ours]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, timing in timings.items():
         mem = memory.get(name, {})
+        ratio, measure = peak_ratio(memory, name)
+        retained = _ratio(mem.get("retained_per_step_kib"), numpy_memory.get("retained_per_step_kib"))
         cells = [
             name,
             f"{timing['median_ms']:.3f}",
             f"{timing['q1_ms']:.3f}–{timing['q3_ms']:.3f}",
             str(timing["steps"]),
             mem.get("error", _fmt(mem.get("rss_delta_mib"), ".1f")),
-            _fmt(mem.get("tracemalloc_mib"), ".1f"),
+            _fmt(mem.get("tracemalloc_mib"), ".2f"),
+            _fmt(ratio, ".2f") + (" (tm)" if ratio is not None and measure == "tracemalloc" else ""),
+            _fmt(mem.get("retained_per_step_kib"), ".1f"),
+            _fmt(retained, ".2f"),
         ]
         cells += [f"{timings[o]['median_ms'] / timing['median_ms']:.2f}" for o in ours]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def selected_configs(names: str) -> list[Config]:
+# The issue's goals, as (column, numerator, denominator, bound by size). Time ratios are of
+# median ms per step; memory ratios as in results_table.
+TIME_GOALS = (
+    ("ours_nn ÷ torch_nn", "ours_nn", REFERENCE, {"tiny": 1.0, "small": 1.0, "medium": 1.0}),
+    ("ours_nn ÷ numpy", "ours_nn", NUMPY, {"tiny": 2.5, "small": 1.25, "medium": 1.25}),
+    ("ours_cell ÷ torch_unrolled", "ours_cell", "torch_unrolled", {"tiny": 0.9, "small": 0.9, "medium": 0.9}),
+)
+MEMORY_BOUND = 1.2
+
+
+def _judged(value: float | None, bound: float) -> tuple[str, bool | None]:
+    if value is None:
+        return "n/a", None
+    met = value <= bound
+    return f"{value:.2f} {'✓' if met else '✗'}", met
+
+
+def goals_table(results: list[dict[str, Any]]) -> str:
+    """One row per timed (config, dtype): each goal's ratio, ✓ when within its bound."""
+    header = ["config", "dtype"] + [f"{column} (≤)" for column, *_ in TIME_GOALS]
+    header += [f"peak ÷ numpy (≤ {MEMORY_BOUND})", f"retained/step ÷ numpy (≤ {MEMORY_BOUND})"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    tally: dict[str, list[bool]] = {column: [] for column in header[2:]}
+    for result in results:
+        if result.get("aborted"):
+            continue
+        timings, memory = result["timings"], result["memory"]
+        size = result["config"].split("-", 1)[1]
+        cells = [result["config"], result["dtype"]]
+        judged = []
+        for column, mine, theirs, bounds in TIME_GOALS:
+            value = None
+            if mine in timings and theirs in timings:
+                value = timings[mine]["median_ms"] / timings[theirs]["median_ms"]
+            text, met = _judged(value, bounds[size])
+            judged.append(
+                (f"{column} (≤)", f"{text} (≤ {bounds[size]:g})" if value is not None else text, met)
+            )
+        ratio, measure = peak_ratio(memory, "ours_nn")
+        text, met = _judged(ratio, MEMORY_BOUND)
+        judged.append(
+            (header[-2], text + (" (tm)" if ratio is not None and measure == "tracemalloc" else ""), met)
+        )
+        retained = _ratio(
+            memory.get("ours_nn", {}).get("retained_per_step_kib"),
+            memory.get(NUMPY, {}).get("retained_per_step_kib"),
+        )
+        judged.append((header[-1], *_judged(retained, MEMORY_BOUND)))
+        for column, text, met in judged:
+            cells.append(text)
+            if met is not None:
+                tally[column].append(met)
+        lines.append("| " + " | ".join(cells) + " |")
+    counts = [f"{sum(v)}/{len(v)} met" if v else "–" for v in tally.values()]
+    lines.append("| **met** | | " + " | ".join(counts) + " |")
+    return "\n".join(lines)
+
+
+def selected_configs(names: str, cells: str) -> list[Config]:
+    """Configs named by size ("small", every selected cell) or in full ("lstm-small")."""
     by_name = {c.name: c for c in CONFIGS}
-    unknown = [n for n in names.split(",") if n not in by_name]
+    wanted_cells = cells.split(",")
+    unknown = [c for c in wanted_cells if c not in CELLS]
+    unknown += [n for n in names.split(",") if n not in by_name and n not in SIZES]
     if unknown:
-        raise SystemExit(f"unknown config(s) {', '.join(unknown)}; choose from {', '.join(by_name)}")
-    return [by_name[n] for n in names.split(",")]
-
-
-def config_dtypes(config: Config, dtype_flag: str) -> list[str]:
-    wanted = ("float32", "float64") if dtype_flag == "both" else (dtype_flag,)
-    return [d for d in config.dtypes if d in wanted]
+        choices = ", ".join([*CELLS, *SIZES, *by_name])
+        raise SystemExit(f"unknown cell(s) or config(s) {', '.join(unknown)}; choose from {choices}")
+    chosen = []
+    for name in names.split(","):
+        found = [by_name[name]] if name in by_name else [make_config(c, name) for c in wanted_cells]
+        chosen += [c for c in found if c not in chosen]
+    return chosen
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Time one char-RNN training step per implementation.")
-    parser.add_argument("--dtype", choices=("both", "float32", "float64"), default="both")
-    parser.add_argument("--configs", default=",".join(c.name for c in CONFIGS), help="comma-separated")
-    parser.add_argument("--repeat", type=int, default=None, help="interleaved rounds (default 30, --quick 3)")
+    parser.add_argument("--dtype", choices=("both", *DTYPES), default="both")
+    parser.add_argument(
+        "--configs",
+        default=None,
+        help="comma-separated sizes (default tiny,small,medium; --quick tiny) or names (gru-small)",
+    )
+    parser.add_argument("--cells", default=",".join(CELLS), help="comma-separated, for configs named by size")
+    parser.add_argument("--repeat", type=int, default=None, help="interleaved rounds (default 20, --quick 3)")
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="3 rounds, first dtype of each config, memory for the first config only",
+        help="tiny only, 3 rounds, float32 only, memory for the first config only",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the memory processes")
+    parser.add_argument(
+        "--clock",
+        choices=CLOCKS,
+        default="wall",
+        help="wall time, or this thread's CPU time (needs OPENBLAS_NUM_THREADS=1; for a busy machine)",
+    )
     parser.add_argument("--memory-steps", type=int, default=None, help="steps per memory process (default 3)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        nargs="+",
+        help="print the tables and the goals from the --json files of earlier runs (merged), run nothing",
+    )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.repeat = args.repeat or (3 if args.quick else 30)
+    args.configs = args.configs or ("tiny" if args.quick else ",".join(SIZES))
+    args.repeat = args.repeat or (3 if args.quick else 20)
     args.memory_steps = args.memory_steps or (1 if args.quick else 3)
     return args
 
@@ -814,9 +825,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], bool]:
     """Check, time and measure every selected config; returns the results and whether all
     configs passed their correctness check."""
-    warmup, round_seconds = (1, 0.002) if args.quick else (3, 0.02)
+    warmup, round_seconds = (1, 0.002) if args.quick else (2, 0.02)
     all_ok, results, memory_jobs = True, [], []
-    for config in selected_configs(args.configs):
+    dtypes = DTYPES if args.dtype == "both" else (args.dtype,)
+    for config in selected_configs(args.configs, args.cells):
         impls, notes = implementations(config.cell)
         print(f"\n## {config.describe()}\n")
         for note in notes:
@@ -825,22 +837,21 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], bool]:
         for note in broken:
             print(f"- {note}")
         impls = [i for i in impls if i.name in {r["implementation"] for r in rows}]
-        reference = reference_name(config.cell)
-        print(f"\nCorrectness, float64, one step, against {reference} (tolerance {TOLERANCE:g}):\n")
+        print(f"\nCorrectness, float64, one step, against {REFERENCE} (tolerance {TOLERANCE:g}):\n")
         print(correctness_table(rows))
         if not ok:
             print(f"\n**{config.name}: implementations disagree; not timed.**")
             all_ok = False
             results.append({"config": config.name, "correctness": rows, "aborted": True})
             continue
-        dtypes = config_dtypes(config, args.dtype)
         for dtype in dtypes[:1] if args.quick else dtypes:
             problem = make_problem(config, dtype)
             trainers, notes = build_trainers(impls, problem)
             for note in notes:
                 print(f"- {dtype}: {note}")
             pools = {i.name: thread_pool(i.library) for i in impls if i.name in trainers}
-            samples = time_steps(trainers, pools, args.repeat, warmup, round_seconds)
+            started = time.perf_counter()
+            samples = time_steps(trainers, pools, args.repeat, warmup, round_seconds, args.clock_function)
             del trainers
             gc.collect()
             result = {
@@ -858,7 +869,8 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], bool]:
             results.append(result)
             if not args.no_memory and (not args.quick or not memory_jobs):
                 memory_jobs.append((config, dtype, [i for i in impls if i.name in samples], result))
-            print(f"\n{config.name} {dtype}: timed ({args.repeat} rounds)")
+            seconds = time.perf_counter() - started
+            print(f"\n{config.name} {dtype}: timed ({args.repeat} rounds, {seconds:.0f} s)")
     if memory_jobs:
         print(f"\nMeasuring peak memory ({len(memory_jobs)} config/dtype pairs, fresh processes) ...")
         memory = measure_memory([(c, d, i) for c, d, i, _ in memory_jobs], args.memory_steps)
@@ -867,39 +879,20 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], bool]:
     return results, all_ok
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.memory_child:
-        config = selected_configs(args.configs)[0]
-        print(json.dumps(memory_child(args.memory_child, config, args.dtype, args.memory_steps)))
-        return 0
+RESULTS_NOTE = (
+    "peak RSS Δ: peak resident set (VmHWM) of a fresh process that builds the implementation "
+    "and runs {steps} step(s), minus that of a process that stops before building it (both import "
+    "the same libraries, build the same data and warm up on a miniature model). tracemalloc peak "
+    "(numpy-based only): the most memory numpy and Python held at once from building the "
+    "implementation through those steps. peak ÷ numpy: RSS deltas, or tracemalloc peaks (tm) when "
+    f"numpy's RSS delta is under {MIN_RSS_FOR_RATIO_MIB:g} MiB. retained KiB/step: what one step "
+    "keeps between forward and backward, over T (numpy: its caches; ours: tracemalloc; torch: the "
+    "storages autograd saved). 'ours ÷ this' > 1 means ours is slower.\n"
+)
 
-    import torch
 
-    blas = blas_info()
-    torch_threads = match_torch_threads(torch, blas["threads"])
-    machine = machine_info() | {"torch": torch.__version__, "blas": blas, "torch_threads": torch_threads}
-    print("# RNN training-step benchmark\n")
-    print(
-        f"numpy {np.__version__}: BLAS {blas['library']} ({blas['core']}), {blas['threads']} threads "
-        f"(from {blas['source']}); torch {torch.__version__}: {torch_threads['threads']} intra-op "
-        f"threads (set to match), {torch_threads['interop_threads']} inter-op; "
-        f"OPENBLAS_CORETYPE={machine['OPENBLAS_CORETYPE']}"
-    )
-    print(
-        f"SGD lr={LEARNING_RATE}; {args.repeat} interleaved rounds; time per step is the median over "
-        "all timed steps, IQR its interquartile range."
-    )
-    results, all_ok = run(args)
-
-    print("\n# Results\n")
-    print(
-        "peak RSS Δ: peak resident set (VmHWM) of a fresh process that builds the implementation "
-        f"and runs {args.memory_steps} step(s), minus that of a process that stops before building "
-        "it (both import the same libraries, build the same data and warm up on a miniature model). "
-        "tracemalloc peak (numpy-based only): the most memory numpy and Python held at once from "
-        "building the implementation through those steps. 'ours ÷ this' > 1 means ours is slower.\n"
-    )
+def print_report(results: list[dict[str, Any]]) -> None:
+    """Each timed config's table, then the goals."""
     for result in results:
         if result.get("aborted"):
             print(f"### {result['config']}: not timed (implementations disagree)\n")
@@ -908,8 +901,78 @@ def main(argv: list[str] | None = None) -> int:
         print(f"### {config.describe()}, {result['dtype']}\n")
         print(results_table(result))
         print()
+    print("# Goals\n")
+    print(goals_table(results))
+
+
+def _loads(loads: list[float] | None) -> str:
+    return "n/a" if loads is None else ", ".join(f"{x:.1f}" for x in loads)
+
+
+def report_files(paths: list[Path]) -> int:
+    """The report of earlier runs' --json files, merged in the order of CONFIGS."""
+    results, machines = [], []
+    for path in paths:
+        payload = json.loads(path.read_text())
+        results += payload["results"]
+        machines.append(payload["machine"] | {"args": payload["args"]})
+    order = {c.name: i for i, c in enumerate(CONFIGS)}
+    results.sort(key=lambda r: (order[r["config"]], r.get("dtype", "")))
+    for path, machine in zip(paths, machines):
+        settings = machine["args"]
+        print(
+            f"- {path.name}: configs {settings['configs']} (cells {settings['cells']}), "
+            f"{settings['repeat']} rounds, {settings.get('clock', 'wall')} clock; BLAS "
+            f"{machine['blas']['threads']} thread(s), torch {machine['torch_threads']['threads']}; "
+            f"load average before {_loads(machine.get('load_average_before'))}, "
+            f"after {_loads(machine.get('load_average_after'))}"
+        )
+    print()
+    print(RESULTS_NOTE.format(steps=machines[0]["args"]["memory_steps"]))
+    print_report(results)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.report:
+        return report_files(args.report)
+    if args.memory_child:
+        config = selected_configs(args.configs, args.cells)[0]
+        print(json.dumps(memory_child(args.memory_child, config, args.dtype, args.memory_steps)))
+        return 0
+
+    import torch
+
+    blas = blas_info()
+    args.clock_function = step_clock(args.clock, blas["threads"])
+    torch_threads = match_torch_threads(torch, blas["threads"])
+    machine = machine_info() | {"torch": torch.__version__, "blas": blas, "torch_threads": torch_threads}
+    print("# RNN / LSTM / GRU training-step benchmark\n")
+    print(
+        f"numpy {np.__version__}: BLAS {blas['library']} ({blas['core']}), {blas['threads']} threads "
+        f"(from {blas['source']}); torch {torch.__version__}: {torch_threads['threads']} intra-op "
+        f"threads (set to match), {torch_threads['interop_threads']} inter-op; "
+        f"OPENBLAS_CORETYPE={machine['OPENBLAS_CORETYPE']}"
+    )
+    print(
+        f"SGD lr={LEARNING_RATE}; {args.repeat} interleaved rounds; time per step ({args.clock} clock) "
+        "is the median over all timed steps, IQR its interquartile range."
+    )
+    # Other processes' load is the usual reason two runs disagree: show it.
+    machine["load_average_before"] = os.getloadavg()
+    print(f"Load average (1, 5, 15 min) before: {_loads(machine['load_average_before'])}")
+    started = time.perf_counter()
+    results, all_ok = run(args)
+    machine["load_average_after"] = os.getloadavg()
+
+    print("\n# Results\n")
+    print(RESULTS_NOTE.format(steps=args.memory_steps))
+    print_report(results)
+    after = _loads(machine["load_average_after"])
+    print(f"\nTotal {time.perf_counter() - started:.0f} s; load average after: {after}.")
     if args.json:
-        settings = vars(args) | {"json": str(args.json)}
+        settings = {k: v for k, v in vars(args).items() if k != "clock_function"} | {"json": str(args.json)}
         payload = {"machine": machine, "args": settings, "results": results}
         args.json.write_text(json.dumps(payload, indent=2))
         print(f"wrote {args.json}")
