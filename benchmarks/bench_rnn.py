@@ -290,6 +290,51 @@ class ModuleTrainer:
         return {name: to_numpy(p.grad) for name, p in self.named_parameters().items()}
 
 
+class CompiledTrainer(ModuleTrainer):
+    """``ours_nn`` with its forward and backward run through ``tinygrad_rnn.compile``: traced
+    once, then replayed (the optimizer step stays eager). ``forward``/``finish`` stay eager, so
+    memory is not measured for it."""
+
+    def __init__(self, problem: Problem, library: Library) -> None:
+        super().__init__(problem, library)
+
+        def loss_and_backward(inputs: Any, targets: Any) -> Any:
+            output, _ = self.rnn(inputs)
+            logits = self.head(output.reshape(*self.flat_shape))
+            loss = self.lib.nn.functional.cross_entropy(logits, targets)
+            loss.backward()
+            return loss
+
+        self.compiled = self.lib.compile(loss_and_backward)
+
+    def step(self) -> float:
+        self.optimizer.zero_grad()
+        loss = self.compiled(self.inputs, self.targets)
+        self.optimizer.step()
+        return float(loss.item())
+
+
+def check_replay(config: Config, dtype: str, steps: int = 5) -> bool:
+    """Train ``ours_nn`` eagerly and through ``compile`` from the same weights and data: every
+    loss, weight and gradient must be equal to the last bit, with replays actually used."""
+    problem = make_problem(config, dtype)
+    eager, compiled = ModuleTrainer(problem, ours_library()), CompiledTrainer(problem, ours_library())
+    same = True
+    for _ in range(steps):
+        same &= eager.step() == compiled.step()
+        for name, value in eager.parameters().items():
+            same &= bool(np.array_equal(value, compiled.parameters()[name]))
+        for name, value in eager.gradients().items():
+            same &= bool(np.array_equal(value, compiled.gradients()[name]))
+    replays = compiled.compiled.replays
+    ok = same and replays == steps - 2 and compiled.compiled.eager_reason is None
+    print(
+        f"\nReplay check, {config.name} {dtype}: {steps} steps eager and compiled, "
+        f"{replays} replayed; losses, weights and gradients bit for bit equal: {'yes' if same else 'NO'}"
+    )
+    return ok
+
+
 # --------------------------------------------------------------------------- the registry
 
 
@@ -312,6 +357,9 @@ OURS_REQUIREMENTS = {
     ("ours_cell", "rnn"): _OURS_CELL,
     ("ours_cell", "lstm"): (*_OURS_CELL, "Tensor.sigmoid"),
     ("ours_cell", "gru"): (*_OURS_CELL, "Tensor.sigmoid"),
+    ("ours_compiled", "rnn"): (*_OURS_NN, "nn.RNN", "compile"),
+    ("ours_compiled", "lstm"): (*_OURS_NN, "nn.LSTM", "compile"),
+    ("ours_compiled", "gru"): (*_OURS_NN, "nn.GRU", "compile"),
 }
 REFERENCE = "torch_nn"  # what the correctness check compares every implementation with
 
@@ -329,6 +377,7 @@ def implementations(cell: str, with_ours: bool = True) -> tuple[list[Implementat
     builders = {
         "ours_nn": lambda p: ModuleTrainer(p, ours_library()),
         "ours_cell": lambda p: HandCellTrainer(p, ours_library()),
+        "ours_compiled": lambda p: CompiledTrainer(p, ours_library()),
     }
     notes: list[str] = []
     for name, build in builders.items() if with_ours else ():
@@ -868,7 +917,11 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], bool]:
             }
             results.append(result)
             if not args.no_memory and (not args.quick or not memory_jobs):
-                memory_jobs.append((config, dtype, [i for i in impls if i.name in samples], result))
+                measured = [i for i in impls if i.name in samples and i.name != "ours_compiled"]
+                memory_jobs.append((config, dtype, measured, result))
+            if any(i.name == "ours_compiled" for i in impls) and not check_replay(config, dtype):
+                print(f"\n**{config.name} {dtype}: the replay differs from eager.**")
+                all_ok = False
             seconds = time.perf_counter() - started
             print(f"\n{config.name} {dtype}: timed ({args.repeat} rounds, {seconds:.0f} s)")
     if memory_jobs:

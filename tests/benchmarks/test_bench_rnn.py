@@ -30,6 +30,14 @@ def test_every_implementation_agrees_with_torch_nn(cell):
     assert {r["implementation"] for r in rows} == {i.name for i in impls}
 
 
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_compiled_step_replays_and_equals_eager_bit_for_bit(cell, dtype, capsys):
+    config = Config(f"{cell}-test", cell, vocab=6, batch=3, seq_len=4, hidden=5)
+    assert bench_rnn.check_replay(config, dtype, steps=5)
+    assert "3 replayed; losses, weights and gradients bit for bit equal: yes" in capsys.readouterr().out
+
+
 def test_quick_run_reports_every_goal(torch_threads, capsys, tmp_path):
     saved = tmp_path / "run.json"
     argv = ["--quick", "--no-memory", "--configs", "gru-tiny", "--repeat", "1", "--json", str(saved)]
