@@ -354,10 +354,26 @@ class Op:
         return result
 
     def _resolve_saved(self, args: Sequence[Any], arrays: Sequence[Any], result: Tensor) -> None:
+        """The saved markers become values; each one's role and source version are kept."""
+        saved = self.saved
+        if len(saved) == 1 and saved[0] is OUTPUT:  # tanh, sigmoid, exp, ...: the common case
+            counter = result._version
+            self.saved, self._roles, self._versions = (result._data,), (-2,), ((0, counter, counter[0]),)
+            return
+        if all(type(item) is SavedInput for item in saved):  # mul, matmul, linear: inputs only
+            roles = tuple(item.index for item in saved)
+            self.saved = tuple(arrays[k] for k in roles)
+            self._roles = roles
+            self._versions = tuple(
+                (i, args[k]._version, args[k]._version[0])
+                for i, k in enumerate(roles)
+                if isinstance(args[k], Tensor)
+            )
+            return
         values = []
         roles = []
         versions = []
-        for index, item in enumerate(self.saved):
+        for index, item in enumerate(saved):
             if item is OUTPUT:
                 values.append(result._data)
                 roles.append(-2)
@@ -549,14 +565,20 @@ def run_backward(
             roots, root_grads, order, create_graph or capture is not None or capture_all
         )
     anomaly = flags.anomaly
+    values = grads.values
     previous = flags.differentiable_backward, flags.grad_enabled, flags.tracer
     flags.differentiable_backward = flags.grad_enabled = create_graph
     flags.tracer = None  # a create_graph backward's ops are not part of a trace
     try:
+        # The two dict operations below are _Gradients.pop and the first _Gradients.add,
+        # written out: this loop runs for every op of every step, and the method calls cost
+        # 10-20% of a tiny LSTM training step (benchmarks: bench_rnn.py, tiny configs).
         for op in reversed(order):
-            grad_output = grads.pop(id(op))
+            grad_output = values.pop(id(op), None)
             if grad_output is None:
                 continue
+            if isinstance(grad_output, LazyGrad):
+                grad_output = grad_output.dense()
             if capture_all or (capture is not None and id(op) in capture):
                 found[id(op)] = grad_output
             for source, g in zip(op.inputs, _input_grads(op, grad_output, create_graph)):
@@ -571,7 +593,10 @@ def run_backward(
                     continue
                 if g.shape != shape or g.dtype != dtype or anomaly:
                     g = _conform(op, shape, dtype, g)
-                grads.add(id(source), g)
+                if id(source) in values:
+                    grads.add(id(source), g)
+                else:
+                    values[id(source)] = g
             if not retain_graph:
                 op.saved = FREED
     finally:

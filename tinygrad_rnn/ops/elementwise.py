@@ -24,8 +24,9 @@ def _shape(x: Any) -> tuple[int, ...] | None:
 
 def _shapes(a: Any, b: Any) -> tuple[Any, Any]:
     """The shapes of a binary op's operands, checked to broadcast (torch's RuntimeError)."""
-    a_shape, b_shape = _shape(a), _shape(b)
-    if a_shape is not None and b_shape is not None and a_shape != b_shape:
+    a_shape = a.shape if isinstance(a, np.ndarray) else None  # _shape, inlined: every add runs it
+    b_shape = b.shape if isinstance(b, np.ndarray) else None
+    if a_shape != b_shape and a_shape is not None and b_shape is not None:
         try:
             np.broadcast_shapes(a_shape, b_shape)
         except ValueError:

@@ -101,6 +101,8 @@ def _normalize_index(index: Any) -> tuple[Any, bool]:
     tensor is an integer."""
     if isinstance(index, TwoStage):
         return index, True
+    if type(index) is tuple and all(type(p) is slice and (p.step is None or p.step > 0) for p in index):
+        return index, False  # plain slices (chunk, a step of a sequence): numpy's meaning is torch's
     if isinstance(index, list) and _sequence_as_tuple(index):
         index = tuple(index)
     parts = index if isinstance(index, tuple) else (index,)
