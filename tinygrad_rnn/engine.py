@@ -360,16 +360,6 @@ class Op:
             counter = result._version
             self.saved, self._roles, self._versions = (result._data,), (-2,), ((0, counter, counter[0]),)
             return
-        if all(type(item) is SavedInput for item in saved):  # mul, matmul, linear: inputs only
-            roles = tuple(item.index for item in saved)
-            self.saved = tuple(arrays[k] for k in roles)
-            self._roles = roles
-            self._versions = tuple(
-                (i, args[k]._version, args[k]._version[0])
-                for i, k in enumerate(roles)
-                if isinstance(args[k], Tensor)
-            )
-            return
         values = []
         roles = []
         versions = []
