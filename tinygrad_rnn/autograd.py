@@ -154,9 +154,9 @@ def gradcheck(
 def detect_anomaly() -> Iterator[None]:
     """Check every op's forward result and every backward gradient for NaN/Inf, and raise a
     RuntimeError naming the op that produced it (slow: for debugging)."""
-    previous = engine.flags.anomaly
-    engine.flags.anomaly = True
+    previous = engine.mode().anomaly
+    engine.mode().anomaly = True
     try:
         yield
     finally:
-        engine.flags.anomaly = previous
+        engine.mode().anomaly = previous

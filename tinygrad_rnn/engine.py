@@ -32,19 +32,31 @@ from typing import Any
 import numpy as np
 
 
-class _Flags(threading.local):
+class _Flags:
     """Switches read on every op. Each thread has its own (as in torch): one thread's
-    ``no_grad()`` or ``backward()`` never changes what another thread records. The class
-    attributes are every thread's starting values."""
+    ``no_grad()`` or ``backward()`` never changes what another thread records."""
 
-    grad_enabled = True  # build graphs at all?
-    scope: tuple[str, ...] = ()  # the current scope path, recorded by every op
-    anomaly = False  # check every forward and backward result for NaN/Inf
-    differentiable_backward = False  # inside a create_graph=True backward walk
-    tracer: Any = None  # a jit.Trace recording what runs (tinygrad_rnn.compile)
+    __slots__ = ("grad_enabled", "scope", "anomaly", "differentiable_backward", "tracer")
+
+    def __init__(self) -> None:
+        self.grad_enabled = True  # build graphs at all?
+        self.scope: tuple[str, ...] = ()  # the current scope path, recorded by every op
+        self.anomaly = False  # check every forward and backward result for NaN/Inf
+        self.differentiable_backward = False  # inside a create_graph=True backward walk
+        self.tracer: Any = None  # a jit.Trace recording what runs (tinygrad_rnn.compile)
 
 
-flags = _Flags()
+class _PerThread(threading.local):
+    def __init__(self) -> None:
+        self.flags = _Flags()
+
+
+_thread = _PerThread()  # one thread-local lookup, then plain attributes: read on every op
+
+
+def mode() -> _Flags:
+    """The calling thread's switches: ``grad_enabled``, ``scope``, ``anomaly``, ``tracer``."""
+    return _thread.flags
 
 
 # --------------------------------------------------------------------------- grad mode
@@ -59,23 +71,23 @@ class _GradMode:
 
     def __enter__(self) -> None:
         self._previous: list[bool] = getattr(self, "_previous", [])
-        self._previous.append(flags.grad_enabled)
-        flags.grad_enabled = self.enabled
+        self._previous.append(_thread.flags.grad_enabled)
+        _thread.flags.grad_enabled = self.enabled
 
     def __exit__(self, *exc: object) -> None:
-        flags.grad_enabled = self._previous.pop()
+        _thread.flags.grad_enabled = self._previous.pop()
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         enabled = self.enabled
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            previous = flags.grad_enabled
-            flags.grad_enabled = enabled
+            previous = _thread.flags.grad_enabled
+            _thread.flags.grad_enabled = enabled
             try:
                 return fn(*args, **kwargs)
             finally:
-                flags.grad_enabled = previous
+                _thread.flags.grad_enabled = previous
 
         return wrapper
 
@@ -99,9 +111,9 @@ class set_grad_enabled(_GradMode):  # noqa: N801 - named like torch.set_grad_ena
 
     def __init__(self, mode: bool) -> None:
         self.enabled = bool(mode)
-        self._previous = [flags.grad_enabled]
+        self._previous = [_thread.flags.grad_enabled]
         self._entered = False
-        flags.grad_enabled = self.enabled
+        _thread.flags.grad_enabled = self.enabled
 
     def __enter__(self) -> None:
         if self._entered:  # a second `with` on the same object switches again
@@ -109,12 +121,12 @@ class set_grad_enabled(_GradMode):  # noqa: N801 - named like torch.set_grad_ena
         self._entered = True
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        flags.grad_enabled = self._previous[0]  # as a decorator: undo the switch made at creation
+        _thread.flags.grad_enabled = self._previous[0]  # as a decorator: undo the switch made at creation
         return super().__call__(fn)
 
 
 def is_grad_enabled() -> bool:
-    return flags.grad_enabled
+    return _thread.flags.grad_enabled
 
 
 @contextlib.contextmanager
@@ -129,12 +141,12 @@ def scope(name: str) -> Iterator[None]:
     """
     if not isinstance(name, str) or not name or "/" in name:
         raise ValueError(f"scope: name must be a non-empty string without '/', got {name!r}")
-    previous = flags.scope
-    flags.scope = previous + (name,)
+    previous = _thread.flags.scope
+    _thread.flags.scope = previous + (name,)
     try:
         yield
     finally:
-        flags.scope = previous
+        _thread.flags.scope = previous
 
 
 # --------------------------------------------------------------------------- the Op node
@@ -253,7 +265,7 @@ class Op:
         for index, counter, version in self._versions:
             if counter[0] != version:
                 self._raise_modified(index, counter[0], version)
-        if not flags.differentiable_backward:
+        if not _thread.flags.differentiable_backward:
             return saved
         return tuple(self._saved_as_tensor(i, a) for i, a in enumerate(saved))
 
@@ -310,6 +322,7 @@ class Op:
         # This runs for every op of every unrolled step: one pass over the arguments.
         ctx = _new(cls)
         ctx.saved = ()
+        flags = _thread.flags
         requires_grad = False
         arrays = []
         inputs = []  # for the node: a tensor made by an op is reached through that op, not held
@@ -542,6 +555,7 @@ def run_backward(
     ``capture_all`` returns the gradient of every op output and leaf (used by the renderer's
     gradient colouring).
     """
+    flags = _thread.flags
     grads = _Gradients(create_graph)
     leaves: dict[int, Tensor] = {}
     for root, g in zip(roots, root_grads):
@@ -629,7 +643,7 @@ def _conform(op: Op, shape: tuple[int, ...], dtype: np.dtype, g: Any) -> Any:
             f"input of shape {shape}; a custom op's backward must return one gradient "
             "per input with that input's shape"
         )
-    if flags.anomaly:
+    if _thread.flags.anomaly:
         _check_finite(g.dense() if isinstance(g, LazyGrad) else g, f"{op.describe()} backward")
     if g.dtype != dtype:
         g = g.to(dtype) if isinstance(g, Tensor) else g.astype(dtype)

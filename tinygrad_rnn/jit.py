@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .creation import from_numpy
-from .engine import OUTPUT, Op, SavedInput, _accumulate_leaf, _Gradients, _input_grads, _new, flags
+from .engine import OUTPUT, Op, SavedInput, _accumulate_leaf, _Gradients, _input_grads, _new, mode
 from .tensor import Tensor
 
 _SLOT, _LEAF, _CONST = 0, 1, 2  # how a forward argument is found on replay
@@ -223,7 +223,7 @@ def _key(args: Sequence[Any]) -> tuple[Any, ...]:
     """What must match for a trace to be replayed: shapes and dtypes, and the values of
     integer and bool tensors and of numpy arrays (code may turn those into arrays outside any
     op, which a trace freezes). Float tensors are data that flows through ops."""
-    key: list[Any] = [flags.grad_enabled]
+    key: list[Any] = [mode().grad_enabled]
     for a in args:
         array = a._data if isinstance(a, Tensor) else a
         if isinstance(array, np.ndarray):
@@ -252,7 +252,7 @@ class Compiled:
         warnings.warn(f"compile({self.__name__}): running eagerly from now on: {reason}", stacklevel=3)
 
     def __call__(self, *args: Any) -> Any:
-        if self.eager_reason is not None or flags.tracer is not None:
+        if self.eager_reason is not None or mode().tracer is not None:
             return self.fn(*args)
         key = _key(args)
         entry = self.traces.get(key)
@@ -272,11 +272,11 @@ class Compiled:
 
     def _trace(self, key: tuple[Any, ...], args: Sequence[Any]) -> Any:
         trace = Trace(args)
-        flags.tracer = trace
+        mode().tracer = trace
         try:
             out = self.fn(*args)
         finally:
-            flags.tracer = None
+            mode().tracer = None
         trace.finish(out)
         if trace.problem is not None:
             self._give_up(trace.problem)

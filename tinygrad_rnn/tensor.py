@@ -520,9 +520,9 @@ class Tensor:
         self._in_place("setitem", lambda t: ops.SetItem.apply(t, index, value), value)
 
     def _in_place(self, name: str, compute: Any, other: Any) -> Tensor:
-        if engine.flags.tracer is not None:
-            engine.flags.tracer.refuse(f"{name}: in-place changes cannot be replayed")
-        recording = engine.flags.grad_enabled and (
+        if engine.mode().tracer is not None:
+            engine.mode().tracer.refuse(f"{name}: in-place changes cannot be replayed")
+        recording = engine.mode().grad_enabled and (
             self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
         )
         if recording and self.requires_grad and self._op is None:
