@@ -574,9 +574,10 @@ def run_backward(
     flags.differentiable_backward = flags.grad_enabled = create_graph
     flags.tracer = None  # a create_graph backward's ops are not part of a trace
     try:
-        # The two dict operations below are _Gradients.pop and the first _Gradients.add,
-        # written out: this loop runs for every op of every step, and the method calls cost
-        # 10-20% of a tiny LSTM training step (benchmarks: bench_rnn.py, tiny configs).
+        # The two dict operations below are _Gradients.pop and the first _Gradients.add, and
+        # the call of backward is _input_grads, written out: this loop runs for every op of
+        # every step, and those calls cost 10-20% of a tiny LSTM training step (measured with
+        # benchmarks/compare_commits.py).
         for op in reversed(order):
             grad_output = values.pop(id(op), None)
             if grad_output is None:
@@ -585,7 +586,10 @@ def run_backward(
                 grad_output = grad_output.dense()
             if capture_all or (capture is not None and id(op) in capture):
                 found[id(op)] = grad_output
-            for source, g in zip(op.inputs, _input_grads(op, grad_output, create_graph)):
+            input_grads = type(op).backward(op, grad_output)
+            if type(input_grads) is not tuple or len(input_grads) != len(op.inputs) or create_graph:
+                input_grads = _checked(op, input_grads, create_graph)
+            for source, g in zip(op.inputs, input_grads):
                 if g is None:
                     continue
                 if isinstance(source, Op):  # the gradient of the tensor that op made
@@ -617,13 +621,17 @@ def run_backward(
 
 
 def _input_grads(op: Op, grad_output: Any, create_graph: bool) -> tuple[Any, ...]:
-    """Call ``op.backward`` and check that it gave one gradient per argument of forward."""
+    """Call ``op.backward``: one gradient per argument of forward, checked."""
+    return _checked(op, type(op).backward(op, grad_output), create_graph)
+
+
+def _checked(op: Op, input_grads: Any, create_graph: bool) -> tuple[Any, ...]:
+    """``input_grads`` as a tuple of one gradient per argument of forward, or the error."""
     if create_graph and op.once_differentiable:
         raise RuntimeError(
             f"{op.describe()}: this op is once_differentiable: its backward cannot be "
             "differentiated again, so backward(create_graph=True) through it is refused"
         )
-    input_grads = type(op).backward(op, grad_output)
     if not isinstance(input_grads, tuple):
         input_grads = (input_grads,)
     if len(input_grads) != len(op.inputs):

@@ -1,0 +1,99 @@
+"""Time one training step of the working tree's tinygrad_rnn against another commit's, in
+one process, interleaved: the way to see what a change to the engine costs.
+
+    python benchmarks/compare_commits.py --base 286b993
+    OPENBLAS_NUM_THREADS=1 python benchmarks/compare_commits.py --base HEAD~5 --configs tiny
+
+The other commit's package is extracted with ``git archive`` into a temporary folder under
+another name (the package imports itself relatively, so it runs side by side with this one).
+Each round times every (config, version) pair for a fixed slice of CPU time, alternating;
+the medians over rounds are compared. Nothing is asserted: a benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import io
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = {"tiny": (10, 1, 5, 100), "small": (65, 32, 50, 128)}  # V, B, T, H
+
+
+def extract(rev: str, into: Path, name: str) -> None:
+    """The package as it was at ``rev``, importable as ``name`` from ``into``."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "tinygrad_rnn"], check=True, capture_output=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    (into / "tinygrad_rnn").rename(into / name)
+
+
+def training_step(package: str, cell: str, size: str) -> Callable[[], None]:
+    """One step of ``cell`` on one-hot characters: forward, cross-entropy, backward, SGD."""
+    tg: Any = importlib.import_module(package)
+    nn: Any = importlib.import_module(package + ".nn")
+    functional: Any = importlib.import_module(package + ".nn.functional")
+    optim: Any = importlib.import_module(package + ".optim")
+    vocab, batch, steps, hidden = SIZES[size]
+    tg.manual_seed(0)
+    rnn, head = getattr(nn, cell)(vocab, hidden), nn.Linear(hidden, vocab)
+    optimizer = optim.SGD(list(rnn.parameters()) + list(head.parameters()), lr=0.1)
+    rng = np.random.default_rng(0)
+    x = tg.Tensor(np.eye(vocab, dtype=np.float32)[rng.integers(0, vocab, (steps, batch))])
+    y = rng.integers(0, vocab, (steps * batch,))
+
+    def step() -> None:
+        out, _ = rnn(x)
+        loss = functional.cross_entropy(head(out.reshape(steps * batch, hidden)), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base", required=True, help="the commit to compare with (any git revision)")
+    parser.add_argument("--configs", default="tiny,small", help="sizes: tiny, small (default both)")
+    parser.add_argument("--cells", default="RNN,LSTM,GRU")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--seconds", type=float, default=0.15, help="CPU seconds per pair per round")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        extract(args.base, Path(folder), "tinygrad_rnn_base")
+        sys.path.insert(0, folder)
+        sys.path.insert(0, str(ROOT))
+        print(f"one training step, CPU ms (median of {args.rounds} rounds); base = {args.base}\n")
+        print("| cell | size | base | working tree | working tree ÷ base |\n|---|---|---|---|---|")
+        for cell in args.cells.split(","):
+            for size in args.configs.split(","):
+                steps = {p: training_step(p, cell, size) for p in ("tinygrad_rnn_base", "tinygrad_rnn")}
+                samples: dict[str, list[float]] = {p: [] for p in steps}
+                for _ in range(args.rounds):
+                    for package, step in steps.items():
+                        step()
+                        start, count = time.process_time(), 0
+                        while time.process_time() - start < args.seconds:
+                            step()
+                            count += 1
+                        samples[package].append((time.process_time() - start) / count)
+                base, new = (float(np.median(samples[p])) * 1e3 for p in steps)
+                print(f"| {cell} | {size} | {base:.3f} | {new:.3f} | {new / base:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
