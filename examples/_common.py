@@ -136,7 +136,15 @@ def _candidate_files() -> list[str]:
     ]
     system = font_manager.findSystemFonts()
     system_hinted = [f for f in system if any(hint in Path(f).name.lower() for hint in _CJK_FILE_HINTS)]
-    return list(dict.fromkeys(hinted + system_hinted + known + system))
+    # a regular weight first: a bold-only face makes matplotlib warn at every normal-weight label
+    return sorted(dict.fromkeys(hinted + system_hinted + known + system), key=_weight_rank)
+
+
+def _weight_rank(path: str) -> int:
+    name = Path(path).name.lower()
+    if "regular" in name:
+        return 0
+    return 2 if any(w in name for w in ("bold", "black", "heavy", "light", "thin", "medium")) else 1
 
 
 @functools.cache
