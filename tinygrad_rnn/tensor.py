@@ -520,9 +520,10 @@ class Tensor:
         self._in_place("setitem", lambda t: ops.SetItem.apply(t, index, value), value)
 
     def _in_place(self, name: str, compute: Any, other: Any) -> Tensor:
-        if engine.mode().tracer is not None:
-            engine.mode().tracer.refuse(f"{name}: in-place changes cannot be replayed")
-        recording = engine.mode().grad_enabled and (
+        flags = engine.mode()
+        if flags.tracer is not None:
+            flags.tracer.refuse(f"{name}: in-place changes cannot be replayed")
+        recording = flags.grad_enabled and (
             self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
         )
         if recording and self.requires_grad and self._op is None:
@@ -551,7 +552,7 @@ class Tensor:
         self.requires_grad = result.requires_grad
         if self._op is not None:
             self._op._output = engine._weak(self)
-            self._op.saved = _rebind_output(self._op, result, self)
+            _rebind_output(self._op, result, self)
         return self
 
     # comparisons give boolean tensors outside the graph, as in torch
@@ -1085,15 +1086,12 @@ def _write(tensor: Tensor, values: np.ndarray, name: str) -> None:
     tensor._version[0] += 1
 
 
-def _rebind_output(op: Op, result: Tensor, tensor: Tensor) -> Any:
+def _rebind_output(op: Op, result: Tensor, tensor: Tensor) -> None:
     """After an in-place op, the op's output is ``tensor``: a saved OUTPUT follows its version."""
-    versions = getattr(op, "_versions", ())
-    if versions:
-        op._versions = tuple(
-            (i, tensor._version, tensor._version[0]) if counter is result._version else (i, counter, v)
-            for i, counter, v in versions
-        )
-    return op.saved
+    op._versions = tuple(
+        (i, tensor._version, tensor._version[0]) if counter is result._version else (i, counter, v)
+        for i, counter, v in op._versions
+    )
 
 
 def _to_dtype(where: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> np.dtype | None:
