@@ -134,3 +134,107 @@ def test_animate_without_pillow_says_what_to_install(tmp_path: Path, monkeypatch
     x = tg.Tensor([1.0], requires_grad=True)
     with pytest.raises(ImportError, match=r"pip install 'tinygrad_rnn\[animate\]'"):
         viz.animate((x * x).sum(), path=tmp_path / "a.gif")
+
+
+def _per_step_rnn(layers: int):
+    """A tanh RNN with an output per step; the loss sums one term per step (float64)."""
+    ours, theirs, x = models("RNN", layers)
+    y = tg.randn(6, 2, 5).double()
+    output, _ = ours(x)
+    loss = ((output - y) ** 2).sum()
+    terms = [((output[t] - y[t]) ** 2).sum() for t in range(6)]
+    return ours, theirs, x, y, loss, terms
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_the_double_sum_term_by_term_against_torch(layers: int) -> None:
+    """Cell (t, k): what loss term L_t adds to dL/dW_hh through step k. In torch, step k of
+    each layer gets its own copy W_k of W_hh, and dL_t/dW_k is exactly that cell."""
+    ours, theirs, x, y, loss, terms = _per_step_rnn(layers)
+    trace = trace_backward(loss, model=ours, per_step=terms)
+    assert len(trace.per_step) == 6
+
+    weights = {n: p.detach() for n, p in theirs.named_parameters()}
+    copies = {
+        layer: [weights[f"weight_hh_l{layer}"].clone().requires_grad_() for _ in range(6)]
+        for layer in range(layers)
+    }
+    inputs = torch.from_numpy(x.numpy())
+    for layer in range(layers):
+        h = torch.zeros(2, 5, dtype=torch.float64)
+        outputs = []
+        for k in range(6):
+            h = torch.tanh(
+                inputs[k] @ weights[f"weight_ih_l{layer}"].T + weights[f"bias_ih_l{layer}"]
+                + h @ copies[layer][k].T + weights[f"bias_hh_l{layer}"]
+            )  # fmt: skip
+            outputs.append(h)
+        inputs = torch.stack(outputs)
+    target = torch.from_numpy(y.numpy())
+    theirs_terms = [((inputs[t] - target[t]) ** 2).sum() for t in range(6)]
+    output, _ = theirs(torch.from_numpy(x.numpy()))  # the full gradient, through torch's own module
+    ((output - target) ** 2).sum().backward()
+
+    for layer in range(layers):
+        name, run = f"weight_hh_l{layer}", ("rnn", f"l{layer}")
+        total = np.zeros((5, 5))
+        for t in range(6):
+            expected = torch.autograd.grad(
+                theirs_terms[t], copies[layer], retain_graph=True, allow_unused=True
+            )
+            cells = trace.per_step[t][name]
+            assert {r for r, _ in cells} == {run}
+            for k in range(1, 7):
+                got = cells.get((run, k))
+                if k > t + 1:  # loss term t+1 cannot reach a later step: exactly zero
+                    assert got is None or not got.any(), (t + 1, k)
+                    assert expected[k - 1] is None or not expected[k - 1].any()
+                    continue
+                np.testing.assert_allclose(
+                    got, expected[k - 1].numpy(), rtol=1e-9, atol=1e-14, err_msg=f"{t + 1},{k}"
+                )
+            row = sum(cells.values())
+            full_term = torch.autograd.grad(theirs_terms[t], copies[layer], retain_graph=True)
+            np.testing.assert_allclose(row, sum(g.numpy() for g in full_term), rtol=1e-9, atol=1e-14)
+            total += row
+        # the rows add up to the full gradient; the columns to the single-loss map's terms
+        np.testing.assert_allclose(total, trace.gradients[name], rtol=1e-9, atol=1e-14)
+        np.testing.assert_allclose(total, getattr(theirs, name).grad.numpy(), rtol=1e-9, atol=1e-14)
+        columns = trace.step_contributions(name)
+        for k in range(1, 7):
+            column = sum(trace.per_step[t][name][run, k] for t in range(6))
+            np.testing.assert_allclose(column, columns[run, k], rtol=1e-9, atol=1e-14)
+    assert not trace.per_step[0]["weight_hh_l0"][("rnn", "l0"), 1].any(), "h_0 = 0: nothing through step 1"
+    assert all(p.grad is None for p in ours.parameters()), "no .grad touched"
+
+
+def test_the_page_holds_the_per_step_heat_map(tmp_path: Path) -> None:
+    ours, _, _, _, loss, terms = _per_step_rnn(1)
+    trace = trace_backward(loss, model=ours, per_step=terms)
+    path = viz.html(loss, path=tmp_path / "per_step.html", model=ours, per_step=terms)
+    page = path.read_text(encoding="utf-8")
+    data = json.loads(page.split('<script type="application/json" id="data">')[1].split("</script>")[0])
+    (heat,) = [m for m in data["termHeat"] if m["name"] == "weight_hh_l0"]
+    assert heat["steps"] == [1, 2, 3, 4, 5, 6] and len(heat["matrix"]) == 6
+    for t, row in enumerate(heat["matrix"], 1):
+        for k, value in zip(heat["steps"], row):
+            expected = np.linalg.norm(trace.per_step[t - 1]["weight_hh_l0"][("rnn", "l0"), k])
+            assert value == float(f"{expected:.4g}"), (t, k)
+            assert k <= t or value == 0
+    single = {k: np.linalg.norm(a) for (_, k), a in trace.step_contributions("weight_hh_l0").items()}
+    assert heat["columns"] == [float(f"{single[k]:.4g}") for k in range(1, 7)]
+    assert {m["name"] for m in data["termHeat"]} == {"weight_hh_l0", "bias_hh_l0"}
+    without = viz.html(loss, path=tmp_path / "plain.html", model=ours).read_text(encoding="utf-8")
+    assert '"termHeat": []' in without
+
+
+def test_per_step_terms_must_be_scalars_adding_up_to_the_loss() -> None:
+    ours, _, _, y, loss, terms = _per_step_rnn(1)
+    with pytest.raises(ValueError, match=r"do not add up to the loss.*weight_hh_l0|do not add up"):
+        trace_backward(loss, model=ours, per_step=terms[:-1])
+    with pytest.raises(ValueError, match=r"per_step\[0\] must be a scalar tensor.*shape \(2, 5\)"):
+        trace_backward(loss, model=ours, per_step=[y[0], *terms[1:]])
+    with pytest.raises(ValueError, match="non-empty list of scalar tensors"):
+        trace_backward(loss, model=ours, per_step=loss)
+    with pytest.raises(ValueError, match="does not require grad"):
+        trace_backward(loss, model=ours, per_step=[terms[0].detach(), *terms[1:]])

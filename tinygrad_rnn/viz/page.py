@@ -16,7 +16,10 @@ hundred lines of plain JavaScript; it loads nothing from the network. It offers:
   the gradient accumulated so far;
 * the BPTT sum made visible: a heat map with one row per parameter used inside the steps
   and one column per step k, coloured by ‖what step k adds to ∂L/∂W‖, each cell being the
-  parameter's gradient from that step's ops, taken from the engine's walk of the real graph.
+  parameter's gradient from that step's ops, taken from the engine's walk of the real graph;
+* with ``per_step=[L_1, ..., L_T]`` (a loss summed over time steps), the double sum of BPTT:
+  per recurrent parameter, a (t, k) heat map whose cell is ‖∂L_t/∂W through step k‖, from one
+  walk of the engine per term (``trace_backward(per_step=...)``).
 
 Safety: every string from the graph (names, scopes, op names, titles) reaches the page as JSON
 inside a ``<script type="application/json">`` block with ``<``, ``>`` and ``&`` escaped as
@@ -29,7 +32,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -54,10 +57,11 @@ def page_data(
     title: str | None = None,
     backend: str | None = None,
     timeout: float | None = None,
+    per_step: Sequence[Tensor] | None = None,
 ) -> dict[str, Any]:
     """Everything the page shows, as JSON-ready data (``svg`` holds the picture)."""
     tensors = flatten_roots(roots)
-    trace = trace_backward(*tensors, model=model, params=params)
+    trace = trace_backward(*tensors, model=model, params=params, per_step=per_step)
     shown = build_graph(*tensors, model=model, params=params, show_grad=True, fold=fold, stats=True)
     picture = to_digraph(shown, title=title, capped=False, tooltips=False)
     with tempfile.TemporaryDirectory() as folder:
@@ -107,6 +111,7 @@ def page_data(
         "accumulated": _accumulated(trace),
         "parameterNodes": parameters,
         "heat": _heat(trace),
+        "termHeat": _term_heat(trace),
     }
 
 
@@ -139,6 +144,42 @@ def _heat(trace: BackwardTrace) -> list[dict[str, Any]]:
     return rows
 
 
+def _term_heat(trace: BackwardTrace) -> list[dict[str, Any]]:
+    """The (t, k) heat maps: per parameter used inside the steps of a run, ``matrix[t-1][i]``
+    is ‖what step ``steps[i]`` adds to ∂L_t/∂W‖ (the Frobenius norm of that term of the double
+    sum, 0 where L_t does not reach step k), ``rows[t-1]`` is ‖∂L_t/∂W‖ (the row's terms summed
+    before the norm), ``columns[i]`` is ‖Σ_t‖ of column i (the single-loss map's cell)."""
+    if not trace.per_step:
+        return []
+    keys = sorted(
+        {(name, run) for entry in trace.per_step for name, cells in entry.items() for run, _ in cells}
+    )
+    maps = []
+    for name, run in keys:
+        steps = sorted({k for entry in trace.per_step for (r, k) in entry.get(name, {}) if r == run})
+        column_sums: dict[int, np.ndarray] = {}
+        matrix, rows = [], []
+        for entry in trace.per_step:
+            cells = {k: array for (r, k), array in entry.get(name, {}).items() if r == run}
+            matrix.append([_short(float(np.linalg.norm(cells[k]))) if k in cells else 0.0 for k in steps])
+            rows.append(_short(float(np.linalg.norm(sum(cells.values())))) if cells else 0.0)
+            for k, array in cells.items():
+                column_sums[k] = column_sums[k] + array if k in column_sums else array
+        columns = [_short(float(np.linalg.norm(column_sums[k]))) if k in column_sums else 0.0 for k in steps]
+        total = sum(column_sums.values())
+        maps.append({
+            "name": name, "run": list(run), "steps": steps, "matrix": matrix, "rows": rows,
+            "columns": columns, "total": format_norm(float(np.linalg.norm(total))),
+        })  # fmt: skip
+    return maps
+
+
+def _short(value: float) -> float:
+    """A norm to 4 significant digits: what a colour and a tooltip can show (a 100-step map
+    holds 10,000 cells per parameter)."""
+    return float(f"{value:.4g}")
+
+
 def _json_for_script(data: Any) -> str:
     """JSON that cannot end its ``<script>`` element or open a comment in it."""
     text = json.dumps(data, allow_nan=False, default=_finite)
@@ -169,6 +210,7 @@ def html(
     title: str | None = None,
     backend: str | None = None,
     timeout: float | None = None,
+    per_step: Sequence[Tensor] | None = None,
 ) -> Path:
     """Write one self-contained HTML page to ``path`` that shows the graph behind ``roots``
     and plays its backward pass (see the module docstring); returns the path.
@@ -177,13 +219,27 @@ def html(
     and ``timeout`` as for ``viz.render`` (the picture is an SVG, which both renderers write).
     The gradient shown is that of the sum of the roots, computed without touching any
     ``.grad``; the graph stays usable for the user's own ``backward()``. Raises ValueError
-    when no root requires grad and RuntimeError when a backward() already freed the graph."""
+    when no root requires grad and RuntimeError when a backward() already freed the graph.
+
+    ``per_step``: for a loss that sums a term per time step, the terms ``[L_1, ..., L_T]``
+    (scalar tensors; their sum must have the loss's gradient, else ValueError). The page then
+    also shows, per recurrent parameter, the (t, k) heat map of the double sum
+    ``∂L/∂W = Σ_t Σ_k ∂L_t/∂W|_k``. The terms may be part of the loss's graph
+    (``loss = L_1 + ... + L_T``) or computed beside it from the same outputs, which keeps the
+    picture small: ``loss = mse_loss(pred, y)`` with ``L_t = mse_loss(pred[t], y[t]) / T``."""
     target = Path(path)
     if target.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"html: path must end in .html, got {str(target)!r}")
     data = _sanitize(
         page_data(
-            *roots, model=model, params=params, fold=fold, title=title, backend=backend, timeout=timeout
+            *roots,
+            model=model,
+            params=params,
+            fold=fold,
+            title=title,
+            backend=backend,
+            timeout=timeout,
+            per_step=per_step,
         )
     )
     template = resources.files("tinygrad_rnn.viz").joinpath("page.html").read_text(encoding="utf-8")
