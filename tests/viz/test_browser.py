@@ -152,3 +152,197 @@ def test_hostile_names_run_nothing_in_the_page(driver, tmp_path: Path) -> None:
     assert driver.find_element(By.ID, "title").text == hostile
     assert _console_errors(driver) == []
     _shot(driver, "06_hostile_names.png")
+
+
+def _per_step_page(
+    path: Path, kind: str = "RNN", steps: int = 8, fold: bool | int = False
+) -> tuple[Path, object]:
+    """A layer with an output at every step (a sine-wave-like regression): the loss is the
+    mean over steps and batch, and its per-step terms are computed beside it."""
+    tg.manual_seed(0)
+    model = getattr(nn, kind)(3, 5).double()
+    head = nn.Linear(5, 1).double()
+    x, y = tg.randn(steps, 2, 3).double(), tg.randn(steps, 2, 1).double()
+    output, _ = model(x)
+    prediction = head(output)
+    loss = ((prediction - y) ** 2).mean()
+    terms = [((prediction[t] - y[t]) ** 2).mean() / steps for t in range(steps)]
+    trace = viz.trace_backward(loss, model=model, per_step=terms)
+    return viz.html(loss, path=path, model=model, per_step=terms, fold=fold), trace
+
+
+def test_the_per_step_heat_map_shows_the_double_sum(driver, tmp_path: Path) -> None:
+    import numpy as np
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    page, trace = _per_step_page(tmp_path / "per_step.html")
+    driver.get(page.as_uri())
+    assert _console_errors(driver) == []
+    assert driver.find_element(By.ID, "termsection").is_displayed()
+    options = [o.text for o in Select(driver.find_element(By.ID, "termparam")).options]
+    assert [o.split(" ")[0] for o in options] == ["weight_hh_l0", "bias_hh_l0"]
+    driver.execute_script("window.bptt.show(window.bptt.phases())")  # the walk done: nothing faded
+
+    def cells() -> list[list[float]]:
+        return driver.execute_script(
+            "return Array.from(document.querySelectorAll('#termsvg rect.cell')).map(r => "
+            "[Number(r.dataset.t), Number(r.dataset.k), Number(r.dataset.v), "
+            "Number(r.getAttribute('opacity'))])"
+        )
+
+    for name, option in (("weight_hh_l0", 0), ("bias_hh_l0", 1)):
+        Select(driver.find_element(By.ID, "termparam")).select_by_index(option)
+        drawn = cells()
+        expected = {
+            (t, k): np.linalg.norm(array)
+            for t, entry in enumerate(trace.per_step, 1)
+            for (_, k), array in entry[name].items()
+            if np.linalg.norm(array) > 0
+        }
+        assert {(t, k) for t, k, _, _ in drawn} == set(expected), name
+        assert all(k <= t for t, k, _, _ in drawn), "the upper triangle (k > t) is exactly zero, so empty"
+        for t, k, value, opacity in drawn:
+            assert value == pytest.approx(expected[t, k], rel=1e-3) and opacity == 1
+    Select(driver.find_element(By.ID, "termparam")).select_by_index(0)
+    assert len(cells()) == 8 * 9 // 2 - 8, "k <= t, except k = 1 (h_0 = 0)"
+
+    cell = driver.find_element(By.CSS_SELECTOR, "#termsvg rect.cell[data-t='5'][data-k='3']")
+    ActionChains(driver).move_to_element(cell).perform()
+    assert "L_5 through step 3" in driver.find_element(By.ID, "termreadout").text
+
+    driver.execute_script("window.bptt.show(3)")  # mid-walk: steps the walk has not reached are faded
+    faded = {k for _, k, _, opacity in cells() if opacity < 1}
+    reached = {k for _, k, _, opacity in cells() if opacity == 1}
+    assert faded and reached and max(faded) < min(reached), "the walk goes from the last step back"
+    _shot(driver, "07_per_step_heat_map.png")
+    driver.execute_script("document.getElementById('termsection').scrollIntoView()")
+    _shot(driver, "08_per_step_heat_map_scrolled.png")
+    assert _console_errors(driver) == []
+
+
+_GEOMETRY = """
+const svg = document.querySelector('#canvas svg'), graph = svg.querySelector('g.graph');
+const shown = (g) => getComputedStyle(g).display !== 'none' && !g.closest('.hidden');
+const boxOf = (g) => {
+  const b = g.getBBox(), r = graph.getCTM().inverse().multiply(g.getCTM());
+  const p = new DOMPoint(b.x, b.y).matrixTransform(r);
+  const q = new DOMPoint(b.x + b.width, b.y + b.height).matrixTransform(r);
+  return [p.x, p.y, q.x, q.y];
+};
+const byTitle = (selector) => {
+  const found = {};
+  document.querySelectorAll(selector).forEach((g) => { found[g.querySelector('title').textContent] = g; });
+  return found;
+};
+const titles = byTitle('#canvas g.node'), clusters = byTitle('#canvas g.cluster');
+const hidden = Object.keys(titles).filter((id) => !shown(titles[id]));
+const bad = [];
+document.querySelectorAll('#canvas g.edge').forEach((g) => {
+  if (!shown(g)) return;
+  let ends;
+  if (g.classList.contains('synthetic')) ends = [g.dataset.from, g.dataset.to];
+  else ends = g.querySelector('title').textContent.split('->');
+  for (const end of ends) {
+    const target = titles[end] || clusters[end];
+    if (!target || !shown(target)) bad.push('edge ' + ends.join('->') + ' ends at hidden ' + end);
+  }
+  const arrow = g.querySelector('polygon');
+  if (!arrow) return;
+  const [x0, y0, x1, y1] = boxOf(arrow), cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+  const near = ends.map((e) => titles[e] || clusters[e]).filter(Boolean).some((t) => {
+    const [a, b, c, d] = boxOf(t); return a - 12 <= cx && cx <= c + 12 && b - 12 <= cy && cy <= d + 12; });
+  if (!near) bad.push('arrow of ' + ends.join('->') + ' is on neither end');
+});
+const b = graph.getBBox();
+const widths = {};
+for (const [name, g] of Object.entries(clusters)) if (shown(g)) widths[name] = g.getBBox().width;
+return { clusters: widths, width: b.width, height: b.height, svgWidth: svg.width.baseVal.value,
+         hidden: hidden.length, bad };
+"""
+
+
+@pytest.mark.parametrize("fold", [False, True])
+def test_collapsing_steps_lays_the_graph_out_again(driver, tmp_path: Path, fold: bool) -> None:
+    from selenium.webdriver.common.by import By
+
+    if fold:
+        page = _lstm_page(tmp_path / "lstm.html", steps=12)
+    else:
+        page, _ = _per_step_page(tmp_path / "rnn.html", steps=6)
+    driver.get(page.as_uri())
+    before = driver.execute_script(_GEOMETRY)
+    assert before["hidden"] == 0 and before["bad"] == [], before["bad"]
+
+    # one step: its box shrinks, and what lies right of it moves left
+    label = driver.execute_script(  # a click on the step's label, as a person would
+        "return Array.from(document.querySelectorAll('#canvas g.cluster > text'))"
+        ".find(t => t.textContent === 't=1')"
+    )
+    first = driver.execute_script("return arguments[0].parentNode", label)
+    row = driver.execute_script(
+        "return window.bptt.rowOf[arguments[0].querySelector('title').textContent]", first
+    )
+    label.click()
+    one = driver.execute_script(_GEOMETRY)
+    assert one["hidden"] > 0 and one["bad"] == [], one["bad"]
+    assert one["clusters"][row] < before["clusters"][row] - 100, "its layer's box is narrower"
+    assert one["width"] <= before["width"] + 0.5
+    if not fold:  # one layer: the whole picture is narrower
+        assert one["width"] < before["width"] - 100
+    assert "collapsed" in first.get_attribute("class")
+    _shot(driver, f"09_one_step_collapsed_fold_{fold}.png")
+
+    driver.find_element(By.ID, "collapse").click()  # every step
+    every = driver.execute_script(_GEOMETRY)
+    assert every["bad"] == [], every["bad"]
+    assert every["width"] < one["width"] and every["width"] < 0.75 * before["width"], (before, every)
+    assert every["svgWidth"] < before["svgWidth"], "the picture itself is smaller, not only its content"
+    labels = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#canvas g.cluster.collapsed text.ops'))"
+        ".map(t => t.textContent)"
+    )
+    assert labels and all(label.endswith(" ops") for label in labels)
+    driver.execute_script("window.bptt.show(Math.floor(window.bptt.phases() / 2))")
+    assert driver.execute_script(_GEOMETRY)["bad"] == []
+    _shot(driver, f"10_all_steps_collapsed_fold_{fold}.png")
+
+    driver.find_element(By.ID, "collapse").click()  # expand: the original layout again
+    again = driver.execute_script(_GEOMETRY)
+    assert again["hidden"] == 0 and again["bad"] == []
+    assert again["width"] == pytest.approx(before["width"], abs=0.5)
+    assert again["svgWidth"] == pytest.approx(before["svgWidth"], abs=0.5)
+    assert _console_errors(driver) == []
+
+
+def test_norm_bars_are_double_bars_not_two_letters_l(driver, tmp_path: Path) -> None:
+    """U+2016 in the page's sans-serif (Liberation Sans for Helvetica) is two short strokes
+    that read as "ll"; the page draws it in a font whose double bar reaches below the
+    baseline. Measured on the rendered glyphs, in the fonts the page actually uses."""
+    page = _lstm_page(tmp_path / "lstm.html", steps=4)
+    driver.get(page.as_uri())
+    measured = driver.execute_script(
+        """
+        const bar = document.querySelector('#charttitle .nb');
+        const ctx = document.createElement('canvas').getContext('2d');
+        const measure = (el, s) => {
+          const style = getComputedStyle(el);
+          ctx.font = style.fontWeight + ' 40px ' + style.fontFamily;
+          const m = ctx.measureText(s);
+          return [m.width, m.actualBoundingBoxAscent, m.actualBoundingBoxDescent];
+        };
+        const title = document.getElementById('charttitle');
+        const legend = Array.from(document.querySelectorAll('#canvas text tspan.nb'));
+        return { title: title.textContent, bar: measure(bar, '‖'), ll: measure(title, 'll'),
+                 family: getComputedStyle(bar).fontFamily, legend: legend.length,
+                 legendFamily: legend.length ? getComputedStyle(legend[0]).fontFamily : '' };
+        """
+    )
+    assert measured["title"].startswith("‖∂loss/∂h_t‖"), "the text is still the norm, for copy and search"
+    assert measured["family"].startswith('"DejaVu Sans"') and "DejaVu Sans" in measured["legendFamily"]
+    assert measured["legend"] == 2, "the legend's ‖∂loss/∂tensor‖ in the picture too"
+    bar, ll = measured["bar"], measured["ll"]
+    # a double bar descends below the baseline and stands taller than "ll" (which does not descend)
+    assert bar[2] > 4 and ll[2] < 1, measured
+    assert bar[1] + bar[2] > 1.1 * (ll[1] + ll[2]), measured

@@ -151,8 +151,10 @@ def _term_heat(trace: BackwardTrace) -> list[dict[str, Any]]:
     before the norm), ``columns[i]`` is ‖Σ_t‖ of column i (the single-loss map's cell)."""
     if not trace.per_step:
         return []
+    order = {name: i for i, name in enumerate(trace.contributions)}  # the k map's order: weights first
     keys = sorted(
-        {(name, run) for entry in trace.per_step for name, cells in entry.items() for run, _ in cells}
+        {(name, run) for entry in trace.per_step for name, cells in entry.items() for run, _ in cells},
+        key=lambda key: (key[1], order.get(key[0], len(order)), key[0]),
     )
     maps = []
     for name, run in keys:
