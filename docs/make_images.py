@@ -142,6 +142,24 @@ def graph_pictures(out: Path) -> Pictures:
         Picture("bptt_page.png", as_json(shot), "bptt_page.json", lambda path: screenshot(page, path))
     )
 
+    model, loss, terms = per_step_loss()
+    page_terms = viz.html(
+        loss, path=out / "bptt_per_step_20steps.html", model=model, per_step=terms, backend=RENDERER
+    )
+    html_terms = page_terms.read_text(encoding="utf-8")
+    pictures.append(Picture("bptt_per_step_20steps.html", html_terms, "bptt_per_step_20steps.html", None))
+    shot = {"page": "bptt_per_step_20steps.html",
+            "sha256 of the page": hashlib.sha256(html_terms.encode()).hexdigest(), "window": list(SCREEN),
+            "player": "half way through the backward pass, steps collapsed, (t, k) map in view"}  # fmt: skip
+    pictures.append(
+        Picture(
+            "bptt_per_step_page.png",
+            as_json(shot),
+            "bptt_per_step_page.json",
+            lambda path: screenshot(page_terms, path, collapse=True, show="termsection"),
+        )
+    )
+
     model, loss = cli.unrolled_loss("rnn", 5)
     frames = viz.draw(loss, model=model, show_grad=True).source  # the graph every frame shows
 
@@ -152,10 +170,32 @@ def graph_pictures(out: Path) -> Pictures:
     return pictures
 
 
-def screenshot(page: Path, path: Path) -> None:
-    """The page in headless Chromium, its backward player stopped half way. Needs chromium,
-    chromedriver and selenium (the test extra; CI installs the browser); without them the
-    committed screenshot is kept, with a note."""
+def per_step_loss() -> tuple[Any, Any, list[Any]]:
+    """A 20-step LSTM with a prediction at every step, as in examples/sine_wave.py: the loss is
+    the mean squared error over all steps, and its per-step terms (each step's error / T) are
+    computed beside it, for the (t, k) heat map."""
+    import tinygrad_rnn as tg
+    from tinygrad_rnn import nn
+
+    tg.manual_seed(0)
+    steps = 20
+    model = nn.LSTM(1, 8)
+    head = nn.Linear(8, 1)
+    time = tg.arange(steps + 1).reshape(steps + 1, 1, 1) * 0.3
+    wave = time.sin()
+    x, y = wave[:-1], wave[1:]
+    prediction = head(model(x)[0])
+    loss = ((prediction - y) ** 2).mean()
+    loss.name = "loss"
+    terms = [((prediction[t] - y[t]) ** 2).mean() / steps for t in range(steps)]
+    return model, loss, terms
+
+
+def screenshot(page: Path, path: Path, collapse: bool = False, show: str | None = None) -> None:
+    """The page in headless Chromium, its backward player stopped half way (with ``collapse``,
+    every step collapsed; with ``show``, the side panel scrolled to that element). Needs
+    chromium, chromedriver and selenium (the test extra; CI installs the browser); without them
+    the committed screenshot is kept, with a note."""
     browser, driver_path = (
         shutil.which("chromium") or shutil.which("chromium-browser"),
         shutil.which("chromedriver"),
@@ -177,8 +217,16 @@ def screenshot(page: Path, path: Path) -> None:
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     try:
         driver.get(page.as_uri())
+        if collapse:
+            driver.find_element(By.ID, "collapse").click()
         for _ in range(driver.execute_script("return window.bptt.phases()") // 2):
             driver.find_element(By.ID, "next").click()
+        if show is not None:
+            driver.execute_script(
+                "const side = document.getElementById('side');"
+                "side.scrollTop = document.getElementById(arguments[0]).offsetTop - side.offsetTop - 8",
+                show,
+            )
         driver.save_screenshot(str(path))
     finally:
         driver.quit()
