@@ -138,7 +138,9 @@ def test_hostile_names_run_nothing_in_the_page(driver, tmp_path: Path) -> None:
     h.name = hostile
     loss = (h * h).sum()
     link = '<a href="javascript:window.pwned=4">w</a>'
-    page = viz.html(loss, path=tmp_path / "hostile.html", params={link: weight}, title=hostile)
+    page = viz.html(
+        loss, path=tmp_path / "hostile.html", params={link: weight}, title=hostile, per_step=[loss]
+    )
     driver.get(page.as_uri())
     assert driver.execute_script("return window.pwned === undefined")
     assert driver.execute_script("return document.scripts.length") == 2, "the data block and the page's own"
@@ -150,6 +152,8 @@ def test_hostile_names_run_nothing_in_the_page(driver, tmp_path: Path) -> None:
     assert link in labels[0] or any(label.startswith(link) for label in labels), labels
     assert '<svg onload="window.pwned=3">' in labels, "the scope's name is drawn as typed"
     assert driver.find_element(By.ID, "title").text == hostile
+    option = driver.find_element(By.CSS_SELECTOR, "#termparam option").text
+    assert option.startswith(link + " ("), "the per-step map names the parameter as typed"
     assert _console_errors(driver) == []
     _shot(driver, "06_hostile_names.png")
 
