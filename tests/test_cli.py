@@ -189,3 +189,21 @@ def test_long_unrolls_fold_unless_full(tmp_path: Path, capsys) -> None:
     assert "… 38 steps …" in texts
     run(capsys, "graph", "--cell", "rnn", "--steps", "8", "--full", "--out", str(out))
     assert len([t for t in svg_texts(out) if re.fullmatch(r"t=\d+", t)]) == 8
+
+
+def test_graph_every_step_adds_the_t_k_map_to_the_page(tmp_path: Path, capsys) -> None:
+    import json
+
+    page = tmp_path / "every.html"
+    printed = run(capsys, "graph", "--cell", "rnn", "--steps", "4", "--every-step", "--html", str(page))
+    assert printed == f"{page}\n"
+    text = page.read_text()
+    data = json.loads(text.split('<script type="application/json" id="data">')[1].split("</script>")[0])
+    assert "loss = mean(output ** 2) over every step" in data["title"]
+    (heat,) = [m for m in data["termHeat"] if m["name"] == "weight_hh_l0"]
+    assert heat["steps"] == [1, 2, 3, 4] and len(heat["matrix"]) == 4
+    assert all(v == 0 for t, row in enumerate(heat["matrix"], 1) for k, v in zip(heat["steps"], row) if k > t)
+    model, loss, terms = cli.every_step_loss("rnn", 4)
+    assert float(sum(t.item() for t in terms)) == pytest.approx(loss.item(), rel=1e-6)
+    run(capsys, "graph", "--cell", "rnn", "--steps", "4", "--html", str(page))
+    assert '"termHeat": []' in page.read_text(), "without --every-step, no per-step map"

@@ -5,7 +5,9 @@ network, unrolls it on random input, and draws the graph that backward() walks: 
 per time step, the weights drawn once, and with ``--grad`` every tensor coloured by the
 gradient of the loss, which fades going back in time. Long unrolls are folded (``--full``
 draws every step). ``--html page.html`` writes the interactive page that plays the backward
-pass (``viz.html``), ``--animate bptt.gif`` the same as a GIF (``viz.animate``).
+pass (``viz.html``), ``--animate bptt.gif`` the same as a GIF (``viz.animate``);
+``--every-step`` puts a loss term at every step, and the page then shows BPTT's double sum
+term by term (the (t, k) map).
 
 Each subcommand is an ``add_<name>_command(subcommands)`` function that adds its parser and
 sets ``handler`` (called with the parsed arguments, returns the exit status); ``build_parser``
@@ -18,6 +20,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import nn, viz
 from .creation import manual_seed, randn
@@ -29,6 +32,7 @@ __all__ = [
     "add_gallery_command",
     "add_graph_command",
     "build_parser",
+    "every_step_loss",
     "main",
     "parameter_count",
     "unrolled_loss",
@@ -63,15 +67,49 @@ def unrolled_loss(
     """A ``cell`` layer ("rnn", "lstm" or "gru") run over random input x (steps, batch,
     input_size), and ``loss = mean(h_n ** 2)`` on its final hidden state: with the loss on
     the last step only, the gradient reaching earlier steps shows how it fades in time."""
-    manual_seed(seed)
-    model = CELLS[cell](input_size, hidden, num_layers=layers, bidirectional=bidirectional)
-    x = randn(steps, batch, input_size)
-    x.name = "x"
-    _, final = model(x)
+    model, _, final = _unrolled(cell, steps, layers, bidirectional, hidden, input_size, batch, seed)
     h_n = final[0] if isinstance(final, tuple) else final
     loss = (h_n * h_n).mean()
     loss.name = "loss"
     return model, loss
+
+
+def every_step_loss(
+    cell: str,
+    steps: int,
+    layers: int = 1,
+    bidirectional: bool = False,
+    hidden: int = 8,
+    input_size: int = 4,
+    batch: int = 2,
+    seed: int = 0,
+) -> tuple[nn.Module, Tensor, list[Tensor]]:
+    """As ``unrolled_loss``, with a loss at every step instead: ``loss = mean(output ** 2)`` on
+    the top layer's output at all steps, and its per-step terms ``L_t = mean(output[t] ** 2) /
+    steps`` (``loss = L_1 + ... + L_T``), for ``viz.html(..., per_step=terms)``."""
+    model, output, _ = _unrolled(cell, steps, layers, bidirectional, hidden, input_size, batch, seed)
+    loss = (output * output).mean()
+    loss.name = "loss"
+    terms = [(output[t] * output[t]).mean() / steps for t in range(steps)]
+    return model, loss, terms
+
+
+def _unrolled(
+    cell: str,
+    steps: int,
+    layers: int,
+    bidirectional: bool,
+    hidden: int,
+    input_size: int,
+    batch: int,
+    seed: int,
+) -> tuple[nn.Module, Tensor, Any]:
+    manual_seed(seed)
+    model = CELLS[cell](input_size, hidden, num_layers=layers, bidirectional=bidirectional)
+    x = randn(steps, batch, input_size)
+    x.name = "x"
+    output, final = model(x)
+    return model, output, final
 
 
 def parameter_count(cell: str, layers: int, bidirectional: bool, hidden: int, input_size: int) -> int:
@@ -108,7 +146,7 @@ def _run_graph(args: argparse.Namespace) -> int:
             "minutes; drop --full to fold the middle steps",
             file=sys.stderr,
         )
-    model, loss = unrolled_loss(
+    sizes = (
         args.cell,
         args.steps,
         args.layers,
@@ -118,11 +156,17 @@ def _run_graph(args: argparse.Namespace) -> int:
         args.batch,
         args.seed,
     )
+    terms = None
+    if args.every_step:
+        model, loss, terms = every_step_loss(*sizes)
+    else:
+        model, loss = unrolled_loss(*sizes)
     shape = f"{args.layers} layers, " if args.layers > 1 else ""
     shape += "bidirectional, " if args.bidirectional else ""
     title = (
         f"{args.cell.upper()} unrolled over {args.steps} step{'s' * (args.steps > 1)} "
-        f"({shape}hidden size {args.hidden}); loss = mean(h_n ** 2)"
+        f"({shape}hidden size {args.hidden}); loss = "
+        + ("mean(output ** 2) over every step" if args.every_step else "mean(h_n ** 2)")
     )
     if args.grad:
         title += "; colour: norm of d loss / d tensor"
@@ -143,7 +187,11 @@ def _run_graph(args: argparse.Namespace) -> int:
         )
         print(written)
     if args.html is not None:
-        print(viz.html(loss, path=args.html, model=model, fold=fold, title=title, backend=backend))
+        print(
+            viz.html(
+                loss, path=args.html, model=model, fold=fold, title=title, backend=backend, per_step=terms
+            )
+        )
     if args.animate is not None:
         print(viz.animate(loss, path=args.animate, model=model, fold=fold, backend=backend))
     return 0
@@ -156,7 +204,8 @@ def add_graph_command(subcommands: argparse._SubParsersAction) -> None:
         help="draw the unrolled graph of a small RNN, LSTM or GRU",
         description=(
             "Build a small recurrent layer, run it over random input, take loss = mean(h_n ** 2) "
-            "on its final hidden state, and draw the graph that backward() walks: one box per time "
+            "on its final hidden state (--every-step: mean(output ** 2) over all steps), and draw the "
+            "graph that backward() walks: one box per time "
             "step, the shared weights drawn once, and (with --grad) every tensor coloured by the "
             "gradient of the loss. Prints the path of each file written."
         ),
@@ -192,6 +241,13 @@ def add_graph_command(subcommands: argparse._SubParsersAction) -> None:
         "--collapse",
         action="store_true",
         help="one node per time step instead of one per op",
+    )
+    parser.add_argument(
+        "--every-step",
+        action="store_true",
+        help="a loss at every step, mean(output ** 2) over all steps, instead of mean(h_n ** 2) on "
+        "the last; with --html the page also shows what each step's loss term adds to the weights' "
+        "gradients through each earlier step (the (t, k) map)",
     )
     parser.add_argument(
         "--full",
