@@ -268,7 +268,8 @@ return { clusters: widths, width: b.width, height: b.height, svgWidth: svg.width
 
 
 @pytest.mark.parametrize("fold", [False, True])
-def test_collapsing_steps_lays_the_graph_out_again(driver, tmp_path: Path, fold: bool) -> None:
+def test_collapsing_steps_lays_the_graph_out_again(driver, tmp_path: Path, fold: bool, renderer: str) -> None:
+    """On the SVG of either renderer (the system dot, graphviz-pure)."""
     from selenium.webdriver.common.by import By
 
     if fold:
@@ -296,7 +297,7 @@ def test_collapsing_steps_lays_the_graph_out_again(driver, tmp_path: Path, fold:
     if not fold:  # one layer: the whole picture is narrower
         assert one["width"] < before["width"] - 100
     assert "collapsed" in first.get_attribute("class")
-    _shot(driver, f"09_one_step_collapsed_fold_{fold}.png")
+    _shot(driver, f"09_one_step_collapsed_fold_{fold}_{renderer}.png")
 
     driver.find_element(By.ID, "collapse").click()  # every step
     every = driver.execute_script(_GEOMETRY)
@@ -310,7 +311,7 @@ def test_collapsing_steps_lays_the_graph_out_again(driver, tmp_path: Path, fold:
     assert labels and all(label.endswith(" ops") for label in labels)
     driver.execute_script("window.bptt.show(Math.floor(window.bptt.phases() / 2))")
     assert driver.execute_script(_GEOMETRY)["bad"] == []
-    _shot(driver, f"10_all_steps_collapsed_fold_{fold}.png")
+    _shot(driver, f"10_all_steps_collapsed_fold_{fold}_{renderer}.png")
 
     driver.find_element(By.ID, "collapse").click()  # expand: the original layout again
     again = driver.execute_script(_GEOMETRY)
