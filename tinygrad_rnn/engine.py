@@ -9,11 +9,14 @@ Read this file top to bottom to see how reverse-mode differentiation works here:
    (``ctx.save_for_backward``); it never holds its output, so a finished graph is freed by
    reference counting alone, and an intermediate array backward does not read is freed as
    soon as the user's code drops its tensor.
-2. ``topological_order`` walks the graph iteratively (an unrolled RNN is a deep graph;
-   recursion would hit Python's limit) and returns the ops, inputs before outputs.
-3. ``run_backward`` visits that order in reverse, calls each op's ``backward`` with the
-   gradient of its output, and adds the results into the gradients of its inputs. Leaves
-   (parameters, inputs with ``requires_grad=True``) accumulate into ``.grad``.
+2. Each op is numbered when it is made, and an op is always made after the ops that made
+   its inputs: newest first is an order in which every op comes after all its users.
+3. ``run_backward`` takes ops newest first from a heap that holds the ops with a pending
+   gradient (no separate graph walk, no recursion: an unrolled RNN is a deep graph), calls
+   each op's ``backward`` with the gradient of its output, and adds the results into the
+   gradients of its inputs. Leaves (parameters, inputs with ``requires_grad=True``)
+   accumulate into ``.grad``. ``topological_order`` lists the same ops oldest first, for
+   the renderer and ``compile``.
 
 Backward code is written once, with operators and with the ``apply_op`` helper, so that it
 runs on numpy arrays (fast: no graph is built) or, when ``create_graph=True``, on Tensors
@@ -22,11 +25,12 @@ runs on numpy arrays (fast: no graph is built) or, when ``create_graph=True``, o
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import heapq
+import itertools
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -129,8 +133,7 @@ def is_grad_enabled() -> bool:
     return _thread.flags.grad_enabled
 
 
-@contextlib.contextmanager
-def scope(name: str) -> Iterator[None]:
+def scope(name: str) -> _Scope:
     """Tag every op created inside with ``name`` (nestable: paths join with "/").
 
     The nn layers tag each unrolled time step (``scope("t=3")``) and the renderer draws one
@@ -141,12 +144,23 @@ def scope(name: str) -> Iterator[None]:
     """
     if not isinstance(name, str) or not name or "/" in name:
         raise ValueError(f"scope: name must be a non-empty string without '/', got {name!r}")
-    previous = _thread.flags.scope
-    _thread.flags.scope = previous + (name,)
-    try:
-        yield
-    finally:
-        _thread.flags.scope = previous
+    return _Scope(name)
+
+
+class _Scope:
+    # a class rather than a generator-based context manager: entered once per unrolled step
+    __slots__ = ("name", "previous")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> None:
+        flags = _thread.flags
+        self.previous = flags.scope
+        flags.scope = self.previous + (self.name,)
+
+    def __exit__(self, *exc: object) -> None:
+        _thread.flags.scope = self.previous
 
 
 # --------------------------------------------------------------------------- the Op node
@@ -174,12 +188,10 @@ class SavedInput:
         return f"INPUT[{self.index}]"
 
 
-class _SavedInputs:
-    def __init__(self) -> None:
-        self._cache = [SavedInput(k) for k in range(8)]
-
-    def __getitem__(self, index: int) -> SavedInput:
-        return self._cache[index] if index < 8 else SavedInput(index)
+class _SavedInputs(dict[int, SavedInput]):
+    def __missing__(self, index: int) -> SavedInput:  # made once per k: INPUT[k] is a dict lookup
+        marker = self[index] = SavedInput(index)
+        return marker
 
 
 class _SavedOutput:
@@ -189,6 +201,7 @@ class _SavedOutput:
 
 INPUT = _SavedInputs()  # INPUT[k]: save the op's k-th argument
 OUTPUT = _SavedOutput()  # save the op's result
+_FIRST, _SECOND = INPUT[0], INPUT[1]
 
 
 class Op:
@@ -223,6 +236,7 @@ class Op:
         "out_shape",
         "out_dtype",
         "_output",
+        "_order",
         "_roles",
         "_versions",
         "__dict__",
@@ -239,9 +253,10 @@ class Op:
     out_shape: tuple[int, ...]  # the shape and dtype of the tensor this op made
     out_dtype: np.dtype
     _output: weakref.ref[Tensor]
+    _order: int  # when the op was made: newer ops have smaller numbers (see run_backward)
     _roles: tuple[int, ...]  # per saved value: the argument number, -2 the output, -1 a plain array
     _versions: tuple[tuple[int, list[int], int], ...]  # (saved index, version counter, version then)
-    output_name: str | None  # set when the output tensor is given a name (for rendered graphs)
+    output_name: str | None = None  # the output tensor's name (for rendered graphs)
 
     @staticmethod
     def forward(ctx: Any, *args: Any) -> np.ndarray:
@@ -298,7 +313,7 @@ class Op:
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
-        return tuple(isinstance(t, Op) or (isinstance(t, Tensor) and t.requires_grad) for t in self.inputs)
+        return tuple([isinstance(t, Op) or (isinstance(t, Tensor) and t.requires_grad) for t in self.inputs])
 
     def output(self) -> Tensor | None:
         """The tensor this op made, if it is still alive (the graph does not keep it)."""
@@ -343,68 +358,74 @@ class Op:
             out = np.asarray(out)
         if flags.anomaly:
             _check_finite(out, f"{cls.name} forward")
-        if not (requires_grad and flags.grad_enabled) or out.dtype.kind not in "fc":
-            # no graph: integer results carry no gradient, and nothing else asked for one
-            result = Tensor._make(out, False, None)
+        graph = requires_grad and flags.grad_enabled and out.dtype.kind in "fc"  # ints carry no gradient
+        result = Tensor._make(out, graph, ctx if graph else None)
+        base = out.base
+        if base is not None:  # a view shares its base's version counter, as in torch
+            for a in args:
+                if isinstance(a, Tensor) and (a._data is base or a._data.base is base):
+                    result._version = a._version
+                    break
+        if not graph:
             for a in args:  # computed from a detached value (hx[0] of a carried state): keep the mark
                 if isinstance(a, Tensor) and a._detached_from is not None:
                     result._detached_from = a._detached_from
         else:
-            result = Tensor._make(out, True, ctx)
             ctx.inputs = tuple(inputs)
             ctx.scope = flags.scope
             ctx.out_shape = out.shape
             ctx.out_dtype = out.dtype
             ctx._output = _weak(result)
-            if ctx.saved:
-                ctx._resolve_saved(args, arrays, result)
-            else:
+            ctx._order = _next_order()
+            saved = ctx.saved
+            if not saved:
                 ctx._versions = ()
-        if out.base is not None:  # a view shares its base's version counter, as in torch
-            _share_version(result, out.base, args)
+            elif len(saved) == 1 and saved[0] is OUTPUT:  # tanh, sigmoid, exp, ...: the common case
+                counter = result._version
+                ctx.saved, ctx._roles, ctx._versions = (out,), (-2,), ((0, counter, counter[0]),)
+            elif (
+                len(saved) == 2
+                and saved[0] is _FIRST
+                and saved[1] is _SECOND
+                and isinstance(args[0], Tensor)
+                and isinstance(args[1], Tensor)
+            ):
+                first, second = args[0]._version, args[1]._version  # mul, linear: the same, written out
+                ctx.saved, ctx._roles = (arrays[0], arrays[1]), (0, 1)
+                ctx._versions = ((0, first, first[0]), (1, second, second[0]))
+            else:
+                ctx._resolve_saved(args, arrays, result)
         if flags.tracer is not None:
             flags.tracer.record(cls, args, result)
         return result
 
     def _resolve_saved(self, args: Sequence[Any], arrays: Sequence[Any], result: Tensor) -> None:
         """The saved markers become values; each one's role and source version are kept."""
-        saved = self.saved
-        if len(saved) == 1 and saved[0] is OUTPUT:  # tanh, sigmoid, exp, ...: the common case
-            counter = result._version
-            self.saved, self._roles, self._versions = (result._data,), (-2,), ((0, counter, counter[0]),)
-            return
         values = []
         roles = []
         versions = []
-        for index, item in enumerate(saved):
+        counter: list[int] | None
+        for index, item in enumerate(self.saved):
             if item is OUTPUT:
-                values.append(result._data)
-                roles.append(-2)
-                versions.append((index, result._version, result._version[0]))
+                role, value, counter = -2, result._data, result._version
             elif type(item) is SavedInput:
-                k = item.index
-                values.append(arrays[k])
-                roles.append(k)
-                source = args[k]
-                if isinstance(source, Tensor):
-                    versions.append((index, source._version, source._version[0]))
+                role = item.index
+                value, source = arrays[role], args[role]
+                counter = source._version if isinstance(source, Tensor) else None
             else:
-                values.append(item)
-                roles.append(-1)
+                role, value, counter = -1, item, None
+            values.append(value)
+            roles.append(role)
+            if counter is not None:
+                versions.append((index, counter, counter[0]))
         self.saved = tuple(values)
         self._roles = tuple(roles)
         self._versions = tuple(versions)
 
 
-def _share_version(result: Tensor, base: np.ndarray, args: Sequence[Any]) -> None:
-    for a in args:
-        if isinstance(a, Tensor) and (a._data is base or a._data.base is base):
-            result._version = a._version
-            return
-
-
 _new = object.__new__
 _weak = weakref.ref
+_next_order = itertools.count(0, -1).__next__  # 0, -1, -2, ...: newer ops get smaller numbers
 
 
 def apply_op(op: type[Op], *args: Any) -> Any:
@@ -445,26 +466,21 @@ def _check_finite(value: Any, where: str) -> None:
 
 
 def topological_order(ops: Sequence[Op]) -> list[Op]:
-    """All ops reachable from ``ops``, each after the ops that made its inputs.
-
-    Iterative depth-first search: no recursion, so a 100,000-step unroll is fine. The
-    engine's backward and the renderer both use this one walk."""
-    order: list[Op] = []
-    visited: set[int] = set()
-    stack: list[tuple[Op, bool]] = [(op, False) for op in reversed(ops)]
+    """All ops reachable from ``ops``, oldest first: each after the ops that made its inputs
+    (an op is always made after its inputs). Reversed, it is the order in which backward
+    visits them; the renderer and ``compile`` use it too."""
+    seen = {id(op): op for op in ops}
+    stack = list(ops)
     while stack:
-        op, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(op)
-            continue
-        if id(op) in visited:
-            continue
-        visited.add(id(op))
-        stack.append((op, True))
-        for parent in reversed(op.inputs):
-            if isinstance(parent, Op) and id(parent) not in visited:
-                stack.append((parent, False))
-    return order
+        for parent in stack.pop().inputs:
+            if isinstance(parent, Op) and id(parent) not in seen:
+                seen[id(parent)] = parent
+                stack.append(parent)
+    return sorted(seen.values(), key=_older_first)
+
+
+def _older_first(op: Op) -> int:
+    return -op._order
 
 
 class LazyGrad:
@@ -557,54 +573,68 @@ def run_backward(
     """
     flags = _thread.flags
     grads = _Gradients(create_graph)
+    values = grads.values
     leaves: dict[int, Tensor] = {}
+    # Ops wait in a heap keyed by when they were made, newest first: an op is made after
+    # every op that made its inputs, so when it comes out of the heap, every op that used
+    # its output has already passed its gradient on. An op enters the heap with the first
+    # gradient it receives; ops that get none are never visited.
+    waiting: list[tuple[int, Op]] = []
     for root, g in zip(roots, root_grads):
+        key = grad_key(root)
         if root._op is None:
-            leaves[id(root)] = root
-        grads.add(grad_key(root), g)
+            leaves[key] = root
+        elif key not in values:
+            heapq.heappush(waiting, (root._op._order, root._op))
+        grads.add(key, g)
     found: dict[int, Any] = {}
-    order = topological_order([r._op for r in roots if r._op is not None])
     if flags.tracer is not None:
         flags.tracer.record_backward(
-            roots, root_grads, order, create_graph or capture is not None or capture_all
+            roots,
+            root_grads,
+            topological_order([r._op for r in roots if r._op is not None]),
+            create_graph or capture is not None or capture_all,
         )
     anomaly = flags.anomaly
-    values = grads.values
     previous = flags.differentiable_backward, flags.grad_enabled, flags.tracer
     flags.differentiable_backward = flags.grad_enabled = create_graph
     flags.tracer = None  # a create_graph backward's ops are not part of a trace
     try:
-        # The two dict operations below are _Gradients.pop and the first _Gradients.add, and
+        # The dict operations below are _Gradients.pop and the first _Gradients.add, and
         # the call of backward is _input_grads, written out: this loop runs for every op of
         # every step, and those calls cost 10-20% of a tiny LSTM training step (measured with
         # benchmarks/compare_commits.py).
-        for op in reversed(order):
-            grad_output = values.pop(id(op), None)
-            if grad_output is None:
-                continue
+        while waiting:
+            op = heapq.heappop(waiting)[1]
+            grad_output = values.pop(id(op))
             if isinstance(grad_output, LazyGrad):
                 grad_output = grad_output.dense()
             if capture_all or (capture is not None and id(op) in capture):
                 found[id(op)] = grad_output
             input_grads = type(op).backward(op, grad_output)
-            if type(input_grads) is not tuple or len(input_grads) != len(op.inputs) or create_graph:
+            if type(input_grads) is not tuple:  # one input: its gradient alone
+                input_grads = (input_grads,)
+            if len(input_grads) != len(op.inputs) or create_graph:
                 input_grads = _checked(op, input_grads, create_graph)
             for source, g in zip(op.inputs, input_grads):
                 if g is None:
                     continue
-                if isinstance(source, Op):  # the gradient of the tensor that op made
+                made = isinstance(source, Op)
+                if made:  # the gradient of the tensor that op made
                     shape, dtype = source.out_shape, source.out_dtype
                 elif isinstance(source, Tensor) and source.requires_grad:  # a leaf
                     shape, dtype = source._data.shape, source._data.dtype
                     leaves[id(source)] = source
                 else:
                     continue
-                if g.shape != shape or g.dtype != dtype or anomaly:
+                if g.shape != shape or (g.dtype is not dtype and g.dtype != dtype) or anomaly:
                     g = _conform(op, shape, dtype, g)
                 if id(source) in values:
                     grads.add(id(source), g)
                 else:
                     values[id(source)] = g
+                    if made:
+                        heapq.heappush(waiting, (source._order, source))
             if not retain_graph:
                 op.saved = FREED
     finally:

@@ -91,26 +91,19 @@ class Tensor:
     copied, as ``torch.tensor`` does.
     """
 
-    __slots__ = (
-        "_data",
-        "_grad",
-        "requires_grad",
-        "_op",
-        "_name",
-        "_detached_from",
-        "_version",
-        "__weakref__",
-    )
+    # Every op result sets the four slots; the fields most tensors never set are class
+    # defaults until assigned (kept in the instance dict then): fewer stores per op.
+    __slots__ = ("_data", "requires_grad", "_op", "_version", "__dict__", "__weakref__")
 
     __array_ufunc__ = None  # make `ndarray + Tensor` call Tensor.__radd__, not numpy
 
     _data: np.ndarray
-    _grad: Tensor | None
     requires_grad: bool
     _op: Op | None
-    _name: str | None
-    _detached_from: tuple[str, tuple[str, ...]] | None  # set by detach(): (op name, op scope)
     _version: list[int]  # bumped by every in-place change; shared by views and detach()
+    _grad: Tensor | None = None
+    _name: str | None = None
+    _detached_from: tuple[str, tuple[str, ...]] | None = None  # set by detach(): (op name, op scope)
 
     def __init__(
         self, data: TensorLike, requires_grad: bool = False, dtype: Any = None, device: Any = None
@@ -126,10 +119,7 @@ class Tensor:
             array = np.array(data, dtype=dtype or DEFAULT_DTYPE)
         _check_kind(array, data)
         self._data = array
-        self._grad = None
         self._op = None
-        self._name = None
-        self._detached_from = None
         self._version = [0]
         self.requires_grad = False
         if requires_grad:
@@ -138,13 +128,10 @@ class Tensor:
     @staticmethod
     def _make(data: np.ndarray, requires_grad: bool, op: Op | None) -> Tensor:
         """Fast constructor for op results: no copy, no checks."""
-        t = Tensor.__new__(Tensor)
+        t = _new(Tensor)
         t._data = data
-        t._grad = None
         t.requires_grad = requires_grad
         t._op = op
-        t._name = None
-        t._detached_from = None
         t._version = [0]
         return t
 
@@ -235,12 +222,14 @@ class Tensor:
     @property
     def name(self) -> str | None:
         """A label for rendered graphs (parameters get their dotted name from their Module)."""
-        return self._name
+        op = self._op
+        return self._name if op is None else op.output_name
 
     @name.setter
     def name(self, value: str | None) -> None:
-        self._name = value
-        if self._op is not None:  # the graph holds the op, not this tensor: the op keeps the label
+        if self._op is None:
+            self._name = value
+        else:  # the graph holds the op, not this tensor: the op keeps the label
             self._op.output_name = value
 
     @property
@@ -394,19 +383,26 @@ class Tensor:
     # Operands are first brought to torch's result dtype (see ``result_type``), so that
     # ``int_tensor * 2.5`` is float32 and ``float32 + float64 0-d tensor`` stays float32.
 
+    # ``+ - *`` of two tensors of one dtype, the common case, skip the promotion call
     def __add__(self, other: TensorLike) -> Tensor:
+        if type(other) is Tensor and other._data.dtype is self._data.dtype:
+            return ops.Add.apply(self, other)
         return ops.Add.apply(*_promoted(self, other))
 
     def __radd__(self, other: TensorLike) -> Tensor:
         return ops.Add.apply(*_promoted(other, self))
 
     def __sub__(self, other: TensorLike) -> Tensor:
+        if type(other) is Tensor and other._data.dtype is self._data.dtype and self._data.dtype.kind != "b":
+            return ops.Sub.apply(self, other)
         return ops.Sub.apply(*_promoted(*_no_bool_sub(self, other)))
 
     def __rsub__(self, other: TensorLike) -> Tensor:
         return ops.Sub.apply(*_promoted(*_no_bool_sub(other, self)))
 
     def __mul__(self, other: TensorLike) -> Tensor:
+        if type(other) is Tensor and other._data.dtype is self._data.dtype:
+            return ops.Mul.apply(self, other)
         return ops.Mul.apply(*_promoted(self, other))
 
     def __rmul__(self, other: TensorLike) -> Tensor:
@@ -548,7 +544,9 @@ class Tensor:
         if result._data.dtype != self._data.dtype:
             result = result.to(self._data.dtype)
         _write(self, result._data, name)
+        label = self.name
         self._op = result._op
+        self.name = label
         self.requires_grad = result.requires_grad
         if self._op is not None:
             self._op._output = engine._weak(self)
@@ -603,10 +601,10 @@ class Tensor:
     __abs__ = abs
 
     def tanh(self) -> Tensor:
-        return ops.Tanh.apply(_floating(self))
+        return ops.Tanh.apply(self if self._data.dtype.kind in "fc" else _floating(self))
 
     def sigmoid(self) -> Tensor:
-        return ops.Sigmoid.apply(_floating(self))
+        return ops.Sigmoid.apply(self if self._data.dtype.kind in "fc" else _floating(self))
 
     def relu(self) -> Tensor:
         if self._data.dtype.kind == "b":
@@ -1262,6 +1260,8 @@ def _seed_gradient(root: Tensor, gradient: TensorLike | None, where: str, create
             return gradient
     return Tensor._make(seed, False, None) if create_graph else seed
 
+
+_new = object.__new__
 
 # The ops are defined on top of Tensor (they return Tensors), so they are bound last.
 from . import ops  # noqa: E402

@@ -35,13 +35,15 @@ class Sigmoid(Op):
         # 1 / (1 + exp(-x)), in place; exp(-x) is capped where it would overflow (there the
         # result is below 1e-38 in float32, 1e-307 in float64, instead of underflowing to 0).
         # float16 is computed in float32 and rounded once, as torch does.
-        y = np.negative(x, out=np.empty(x.shape, np.result_type(x, np.float32)))  # 0-d stays an array
+        y = np.negative(x, dtype=x.dtype if x.dtype.itemsize >= 4 else np.float32)
+        if type(y) is not np.ndarray:  # 0-d: numpy returned a scalar
+            y = np.asarray(y)
         np.minimum(y, _exp_limit(y.dtype), out=y)
         np.exp(y, out=y)
         y += 1
         np.reciprocal(y, out=y)
         ctx.save_for_backward(OUTPUT)
-        return y.astype(x.dtype, copy=False)
+        return y if y.dtype == x.dtype else y.astype(x.dtype)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
@@ -49,6 +51,7 @@ class Sigmoid(Op):
         return grad * y * (1 - y)
 
 
+@functools.cache
 @functools.cache
 def _exp_limit(dtype: np.dtype) -> float:
     """The largest x whose exp(x) is finite in ``dtype`` (rounded down)."""

@@ -37,6 +37,10 @@ def _shapes(a: Any, b: Any) -> tuple[Any, Any]:
     return a_shape, b_shape
 
 
+def _is_bool(x: Any) -> bool:
+    return x.dtype.kind == "b" if isinstance(x, np.ndarray) else isinstance(x, (bool, np.bool_))
+
+
 class Add(Op):
     name = "add"
 
@@ -57,7 +61,7 @@ class Sub(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
         ctx.shapes = _shapes(a, b)
-        if np.result_type(a, b).kind == "b":
+        if _is_bool(a) and _is_bool(b):
             raise RuntimeError(
                 "sub: the `-` operator with two bool tensors is not supported; use `^` (xor) instead"
             )

@@ -23,7 +23,7 @@ class OuterGrad(LazyGrad):
 
     def __init__(self, left: np.ndarray, right: np.ndarray) -> None:
         self.shape = (left.shape[1], right.shape[1])
-        self.dtype = np.result_type(left, right)
+        self.dtype = left.dtype if left.dtype == right.dtype else np.result_type(left, right)
         self.lefts, self.rights = [left], [right]
 
     def dense(self) -> np.ndarray:
@@ -57,7 +57,7 @@ class MatMul(Op):
             )
         ctx.save_for_backward(INPUT[0], INPUT[1])
         if a.ndim > 2 and b.ndim == 2:  # one 2-D product runs far faster than a loop of them
-            return (a.reshape(_rows(a.shape), a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
+            return (_matrix(a, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
         return np.matmul(a, b)
 
     @staticmethod
@@ -65,11 +65,11 @@ class MatMul(Op):
         a, b = ctx.saved_tensors
         needs = ctx.needs_input_grad
         if a.ndim >= 2 and b.ndim == 2:  # (..., n, k) @ (k, m): batch dims folded into rows
-            g2 = grad.reshape((_rows(a.shape), b.shape[1]))
+            g2 = _matrix(grad, b.shape[1])
             grad_a = (g2 @ b.mT).reshape(a.shape) if needs[0] else None
             grad_b = None
             if needs[1]:
-                a2 = a.reshape((_rows(a.shape), b.shape[0]))
+                a2 = _matrix(a, b.shape[0])
                 grad_b = OuterGrad(a2, g2) if isinstance(g2, np.ndarray) else a2.mT @ g2
             return grad_a, grad_b
         # treat 1-D operands as matrices (a row, b a column), as the forward did
@@ -103,7 +103,7 @@ class Linear(Op):
             )
         ctx.save_for_backward(INPUT[0], INPUT[1])
         # batch dims folded into rows: one 2-D product runs far faster than a loop of them
-        out = x.reshape(_rows(x.shape), x.shape[-1]) @ weight.T
+        out = _matrix(x, x.shape[-1]) @ weight.T
         if bias is not None:
             out += bias
         return out.reshape(x.shape[:-1] + weight.shape[:1])
@@ -112,20 +112,22 @@ class Linear(Op):
     def backward(ctx: Any, grad: Any) -> tuple[Any, Any, Any]:
         x, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        grad_2d = grad.reshape((_rows(x.shape), weight.shape[0]))
+        grad_2d = _matrix(grad, weight.shape[0])
         grad_x = (grad_2d @ weight).reshape(x.shape) if needs[0] else None
         grad_w = None
         if needs[1]:  # grad_2d.T @ x; kept lazy so a weight shared by many steps does it once
-            x_2d = x.reshape((_rows(x.shape), weight.shape[1]))
+            x_2d = _matrix(x, weight.shape[1])
             grad_w = OuterGrad(grad_2d, x_2d) if isinstance(grad_2d, np.ndarray) else grad_2d.mT @ x_2d
         grad_b = grad_2d.sum(0) if needs[2] else None
         return grad_x, grad_w, grad_b
 
 
-def _rows(shape: tuple[int, ...]) -> int:
-    """The number of rows when all but the last dim are folded into one (a -1 in reshape is
-    ambiguous when the last dim is 0)."""
+def _matrix(x: Any, columns: int) -> Any:
+    """``x`` with all but its last dim folded into rows (a -1 in reshape is ambiguous when
+    there are no columns, so then the rows are counted)."""
+    if columns:
+        return x.reshape(-1, columns)
     rows = 1
-    for n in shape[:-1]:
+    for n in x.shape[:-1]:
         rows *= n
-    return rows
+    return x.reshape(rows, 0)

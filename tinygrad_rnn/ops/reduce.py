@@ -117,7 +117,9 @@ class Mean(Op):
         axes = _axes(dim, x.ndim, "mean")
         ctx.in_shape = x.shape
         ctx.kept_shape = _keepdim_shape(x.shape, axes)
-        count = int(np.prod([x.shape[a] for a in axes]))
+        count = 1
+        for a in axes:
+            count *= x.shape[a]
         # over an empty dim the gradient is empty: any factor will do, and 0 keeps the
         # second derivative finite (1/0 would give 0 * inf = NaN there)
         ctx.scale = 1.0 / count if count else 0.0

@@ -94,15 +94,24 @@ def _is_int(p: Any) -> bool:
     return isinstance(p, (int, np.integer)) and not isinstance(p, (bool, np.bool_))
 
 
+def _plain_slices(index: tuple[Any, ...]) -> bool:
+    for p in index:  # noqa: SIM110 - a loop costs less than all() of a generator, on every chunk
+        if type(p) is not slice or (p.step is not None and p.step <= 0):
+            return False
+    return True
+
+
 def _normalize_index(index: Any) -> tuple[Any, bool]:
     """``index`` with torch's meaning, as a numpy index (or a ``TwoStage``), and whether it
     holds an index array or mask (advanced indexing: repeated positions add up in backward).
     Tensors and lists become arrays; an empty list is an empty integer array; a 0-d integer
     tensor is an integer."""
+    if type(index) is int:  # a step of a sequence: the common case
+        return index, False
     if isinstance(index, TwoStage):
         return index, True
-    if type(index) is tuple and all(type(p) is slice and (p.step is None or p.step > 0) for p in index):
-        return index, False  # plain slices (chunk, a step of a sequence): numpy's meaning is torch's
+    if type(index) is tuple and _plain_slices(index):
+        return index, False  # plain slices (chunk): numpy's meaning is torch's
     if isinstance(index, list) and _sequence_as_tuple(index):
         index = tuple(index)
     parts = index if isinstance(index, tuple) else (index,)
@@ -214,7 +223,7 @@ class GetItem(Op):
         ctx.in_shape = x.shape
         ctx.index = index
         ctx.advanced = advanced
-        return _take(x, index)
+        return x[index] if type(index) is not TwoStage else x[index.select][index.index]
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
@@ -234,28 +243,39 @@ def _index_add(out: np.ndarray, index: Any, values: Any, advanced: bool) -> None
 
 
 class SparseGrad(LazyGrad):
-    """The gradient of ``x[index]`` kept sparse: zero except ``values`` at ``index``.
+    """The gradient of ``x[index]`` kept sparse: zero except ``values`` at ``index`` (and
+    more such pieces absorbed from other slices of the same tensor).
 
-    Reading a sequence step by step (``xs[t]`` for every t) then costs O(T) in backward
-    instead of T full-size arrays of zeros added together. (The lazy-gradient protocol is
-    described at ``LazyGrad`` in engine.py.)"""
+    Reading a sequence step by step (``xs[t]`` for every t), or an LSTM's four gates from
+    one array, then costs one write per piece in backward instead of full-size arrays of
+    zeros added together. (The lazy-gradient protocol is described at ``LazyGrad`` in
+    engine.py.)"""
 
-    __slots__ = ("shape", "dtype", "index", "values", "advanced")
+    __slots__ = ("shape", "dtype", "pieces")
 
     def __init__(self, shape: tuple[int, ...], index: Any, values: np.ndarray, advanced: bool) -> None:
         self.shape, self.dtype = shape, values.dtype
-        self.index, self.values, self.advanced = index, values, advanced
+        self.pieces = [(index, values, advanced)]
 
     def add_to(self, out: np.ndarray) -> None:
-        _index_add(out, self.index, self.values, self.advanced)
+        for index, values, advanced in self.pieces:
+            _index_add(out, index, values, advanced)
 
     def dense(self) -> np.ndarray:
         out = np.zeros(self.shape, dtype=self.dtype)
         self.add_to(out)
         return out
 
+    def absorb(self, other: Any) -> bool:
+        if type(other) is not SparseGrad or other.dtype != self.dtype:
+            return False
+        self.pieces += other.pieces
+        return True
+
     def astype(self, dtype: Any) -> SparseGrad:
-        return SparseGrad(self.shape, self.index, self.values.astype(dtype), self.advanced)
+        grad = SparseGrad(self.shape, None, np.empty(0, dtype), False)
+        grad.pieces = [(index, values.astype(dtype), advanced) for index, values, advanced in self.pieces]
+        return grad
 
 
 class IndexAdd(Op):
