@@ -159,19 +159,22 @@ def _term_heat(trace: BackwardTrace) -> list[dict[str, Any]]:
     maps = []
     for name, run in keys:
         steps = sorted({k for entry in trace.per_step for (r, k) in entry.get(name, {}) if r == run})
-        column_sums: dict[int, np.ndarray] = {}
-        matrix, rows = [], []
-        for entry in trace.per_step:
-            cells = {k: array for (r, k), array in entry.get(name, {}).items() if r == run}
-            matrix.append([_short(float(np.linalg.norm(cells[k]))) if k in cells else 0.0 for k in steps])
-            rows.append(_short(float(np.linalg.norm(sum(cells.values())))) if cells else 0.0)
-            for k, array in cells.items():
-                column_sums[k] = column_sums[k] + array if k in column_sums else array
-        columns = [_short(float(np.linalg.norm(column_sums[k]))) if k in column_sums else 0.0 for k in steps]
-        total = sum(column_sums.values())
+        # terms[t, i]: what step steps[i] adds to dL_t/dW (zeros where L_t does not reach it)
+        shape = next(a.shape for e in trace.per_step for (r, _), a in e.get(name, {}).items() if r == run)
+        terms = np.zeros((len(trace.per_step), len(steps), *shape))
+        where = {k: i for i, k in enumerate(steps)}
+        for t, entry in enumerate(trace.per_step):
+            for (r, k), array in entry.get(name, {}).items():
+                if r == run:
+                    terms[t, where[k]] = array
+        flat = terms.reshape(len(trace.per_step), len(steps), -1)
+        norm = np.sqrt((flat**2).sum(-1))
         maps.append({
-            "name": name, "run": list(run), "steps": steps, "matrix": matrix, "rows": rows,
-            "columns": columns, "total": format_norm(float(np.linalg.norm(total))),
+            "name": name, "run": list(run), "steps": steps,
+            "matrix": [[_short(v) for v in row] for row in norm.tolist()],
+            "rows": [_short(v) for v in np.sqrt((flat.sum(1) ** 2).sum(-1)).tolist()],
+            "columns": [_short(v) for v in np.sqrt((flat.sum(0) ** 2).sum(-1)).tolist()],
+            "total": format_norm(float(np.linalg.norm(flat.sum((0, 1))))),
         })  # fmt: skip
     return maps
 
