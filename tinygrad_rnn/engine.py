@@ -27,7 +27,7 @@ import functools
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -191,6 +191,10 @@ INPUT = _SavedInputs()  # INPUT[k]: save the op's k-th argument
 OUTPUT = _SavedOutput()  # save the op's result
 
 
+# What backward receives and returns per input: an array, or a Tensor under create_graph (see Op).
+Grad = TypeVar("Grad", np.ndarray, "Tensor")
+
+
 class Op:
     """A node of the graph: one differentiable operation.
 
@@ -243,12 +247,10 @@ class Op:
     _versions: tuple[tuple[int, list[int], int], ...]  # (saved index, version counter, version then)
     output_name: str | None  # set when the output tensor is given a name (for rendered graphs)
 
-    @staticmethod
-    def forward(ctx: Any, *args: Any) -> np.ndarray:
+    def forward(self, *args: Any) -> np.ndarray:
         raise NotImplementedError
 
-    @staticmethod
-    def backward(ctx: Any, grad_output: Any) -> Any:
+    def backward(self, *grad_output: Any) -> Any:  # *: a torch-style @staticmethod (ctx, grad) fits too
         raise NotImplementedError
 
     # -- used inside forward/backward -----------------------------------------------------
