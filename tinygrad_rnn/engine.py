@@ -204,6 +204,15 @@ class Op:
     ``ctx`` is the Op instance itself. Then call ``MyOp.apply(tensor, ...)``. Example:
     ``tinygrad_rnn/ops/activation.py``.
 
+    **Types.** The library's ops write forward and backward as methods whose first argument
+    is ``ctx`` (a torch-style ``@staticmethod`` taking ``ctx`` runs the same): mypy then
+    knows ``ctx`` is that op and checks the attributes forward sets on it. Backward's
+    gradient is ``grad: Grad``: ``Grad`` is a type variable that is ``np.ndarray`` or
+    ``Tensor`` (under ``create_graph``), so mypy checks each backward once per kind, and a
+    raw numpy call that would return an array where a Tensor is needed is an error.
+    ``saved_tensors`` and what ``apply_op`` returns stay ``Any``: arrays, Tensors or plain
+    numbers, decided at run time by the grad mode and the arguments.
+
     **What backward may keep, and the contract for second derivatives.** Say what each
     saved value *is*: ``ctx.save_for_backward(INPUT[0], OUTPUT)`` saves the first argument
     and the result; backward reads them back, in that order, from ``ctx.saved_tensors``.
