@@ -22,7 +22,7 @@ def _shape(x: Any) -> tuple[int, ...] | None:
     return x.shape if isinstance(x, np.ndarray) else None
 
 
-def _shapes(a: Any, b: Any) -> tuple[Any, Any]:
+def _shapes(a: Any, b: Any) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
     """The shapes of a binary op's operands, checked to broadcast (torch's RuntimeError)."""
     a_shape = a.shape if isinstance(a, np.ndarray) else None  # _shape, inlined: every add runs it
     b_shape = b.shape if isinstance(b, np.ndarray) else None
@@ -44,7 +44,7 @@ class Add(Op):
         ctx.shapes = _shapes(a, b)
         return a + b
 
-    def backward(ctx, grad: Grad) -> tuple[Grad, Grad]:
+    def backward(ctx, grad: Grad) -> tuple[Grad | None, Grad | None]:
         a_shape, b_shape = ctx.shapes
         return sum_to(grad, a_shape), sum_to(grad, b_shape)
 
@@ -60,7 +60,7 @@ class Sub(Op):
             )
         return a - b
 
-    def backward(ctx, grad: Grad) -> tuple[Grad, Grad | None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad | None, Grad | None]:
         a_shape, b_shape = ctx.shapes
         return sum_to(grad, a_shape), None if b_shape is None else sum_to(-grad, b_shape)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -77,7 +77,11 @@ class BroadcastTo(Op):
         return sum_to(grad, ctx.in_shape), None
 
 
-def sum_to(grad: Any, shape: tuple[int, ...] | None) -> Any:
+@overload
+def sum_to(grad: Grad, shape: tuple[int, ...]) -> Grad: ...
+@overload
+def sum_to(grad: Grad, shape: None) -> None: ...
+def sum_to(grad: Grad, shape: tuple[int, ...] | None) -> Grad | None:
     """``grad`` summed over the dimensions that broadcasting added to an input of ``shape``
     (None for a Python number, which gets no gradient)."""
     if shape is None:

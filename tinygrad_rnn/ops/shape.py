@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -334,7 +335,7 @@ class Stack(Op):
         return (None,) + tuple(grad[ctx.lead + (i,)] for i in range(ctx.count))
 
 
-def cat(tensors: Any, dim: int = 0) -> Any:
+def cat(tensors: Iterable[Any], dim: int = 0) -> Tensor:
     """Join tensors along an existing dimension ``dim``, as torch: their dtypes are promoted
     together, and a 1-D empty tensor (shape ``(0,)``) is skipped whatever the others' shape
     (torch's legacy rule, so ``cat([torch.zeros(0), x])`` grows a buffer from nothing)."""
@@ -352,7 +353,7 @@ def cat(tensors: Any, dim: int = 0) -> Any:
     return Cat.apply(dim, *kept)
 
 
-def stack(tensors: Any, dim: int = 0) -> Any:
+def stack(tensors: Iterable[Any], dim: int = 0) -> Tensor:
     """Join tensors of equal shape along a new dimension ``dim`` (dtypes promoted together)."""
     return Stack.apply(dim, *_same_dtype(list(tensors)))
 
