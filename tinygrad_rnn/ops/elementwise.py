@@ -180,7 +180,7 @@ class Exp(Op):
 class Log(Op):
     name = "log"
 
-    def forward(ctx, a: Any) -> Any:
+    def forward(ctx, a: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(INPUT[0])
         return np.log(a)
 
@@ -248,7 +248,7 @@ class Clamp(Op):
 
     name = "clamp"
 
-    def forward(ctx, x: np.ndarray, low: Any, high: Any) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, low: float | None, high: float | None) -> np.ndarray:
         if low is None and high is None:
             raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
         inside = np.ones(x.shape, dtype=bool)

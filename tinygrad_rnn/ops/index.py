@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ class Amax(Op):
     name = "amax"
     largest = True
 
-    def forward(ctx, x: np.ndarray, dims: Any, keepdim: bool) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, dims: int | Sequence[int] | None, keepdim: bool) -> np.ndarray:
         axes = _axes(dims if dims != () else None, x.ndim)
         if x.size == 0 and len(axes) == x.ndim:
             raise RuntimeError(f"{ctx.name}: the tensor of shape {x.shape} is empty; it has no {ctx.name}")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, overload
+from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
 
@@ -14,7 +15,7 @@ class ShapeError(RuntimeError, ValueError):
     ``except RuntimeError:`` keeps working); it is also a ValueError, numpy's class for them."""
 
 
-def _axes(dim: Any, ndim: int, where: str = "reduction") -> tuple[int, ...]:
+def _axes(dim: int | Sequence[int] | None, ndim: int, where: str = "reduction") -> tuple[int, ...]:
     """``dim`` (None, an int or a sequence) as a sorted tuple of non-negative axes, with
     torch's rules: ``()`` and None mean every dim; a 0-d tensor accepts dim 0 and -1 (and
     has no axis to reduce); a repeated dim is an error."""
@@ -32,7 +33,7 @@ def _axes(dim: Any, ndim: int, where: str = "reduction") -> tuple[int, ...]:
     return tuple(sorted(out)) if ndim else ()
 
 
-def dim_index(dim: Any, ndim: int, where: str) -> int:
+def dim_index(dim: int, ndim: int, where: str) -> int:
     """``dim`` as a non-negative axis, or torch's IndexError (a 0-d tensor takes 0 and -1)."""
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
         raise TypeError(f"{where}: dim must be an int, got {type(dim).__name__} {dim!r}")
@@ -94,7 +95,7 @@ def sum_to(grad: Grad, shape: tuple[int, ...] | None) -> Grad | None:
 class Sum(Op):
     name = "sum"
 
-    def forward(ctx, x: np.ndarray, dim: Any, keepdim: bool) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, dim: int | Sequence[int] | None, keepdim: bool) -> np.ndarray:
         ctx.in_shape = x.shape
         if dim is None:  # the common loss.sum(): no axes to work out
             ctx.kept_shape = (1,) * x.ndim
@@ -110,7 +111,7 @@ class Sum(Op):
 class Mean(Op):
     name = "mean"
 
-    def forward(ctx, x: np.ndarray, dim: Any, keepdim: bool) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, dim: int | Sequence[int] | None, keepdim: bool) -> np.ndarray:
         axes = _axes(dim, x.ndim, "mean")
         ctx.in_shape = x.shape
         ctx.kept_shape = _keepdim_shape(x.shape, axes)
