@@ -31,7 +31,7 @@ import itertools
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -204,6 +204,10 @@ OUTPUT = _SavedOutput()  # save the op's result
 _FIRST, _SECOND = INPUT[0], INPUT[1]
 
 
+# What backward receives and returns per input: an array, or a Tensor under create_graph (see Op).
+Grad = TypeVar("Grad", np.ndarray, "Tensor")
+
+
 class Op:
     """A node of the graph: one differentiable operation.
 
@@ -212,6 +216,15 @@ class Op:
     returning one gradient per argument of ``forward`` (``None`` where there is none).
     ``ctx`` is the Op instance itself. Then call ``MyOp.apply(tensor, ...)``. Example:
     ``tinygrad_rnn/ops/activation.py``.
+
+    **Types.** The library's ops write forward and backward as methods whose first argument
+    is ``ctx`` (a torch-style ``@staticmethod`` taking ``ctx`` runs the same): mypy then
+    knows ``ctx`` is that op and checks the attributes forward sets on it. Backward's
+    gradient is ``grad: Grad``: ``Grad`` is a type variable that is ``np.ndarray`` or
+    ``Tensor`` (under ``create_graph``), so mypy checks each backward once per kind, and a
+    raw numpy call that would return an array where a Tensor is needed is an error.
+    ``saved_tensors`` and what ``apply_op`` returns stay ``Any``: arrays, Tensors or plain
+    numbers, decided at run time by the grad mode and the arguments.
 
     **What backward may keep, and the contract for second derivatives.** Say what each
     saved value *is*: ``ctx.save_for_backward(INPUT[0], OUTPUT)`` saves the first argument
@@ -258,12 +271,10 @@ class Op:
     _versions: tuple[tuple[int, list[int], int], ...]  # (saved index, version counter, version then)
     output_name: str | None = None  # the output tensor's name (for rendered graphs)
 
-    @staticmethod
-    def forward(ctx: Any, *args: Any) -> np.ndarray:
+    def forward(self, *args: Any) -> np.ndarray:
         raise NotImplementedError
 
-    @staticmethod
-    def backward(ctx: Any, grad_output: Any) -> Any:
+    def backward(self, *grad_output: Any) -> Any:  # *: a torch-style @staticmethod (ctx, grad) fits too
         raise NotImplementedError
 
     # -- used inside forward/backward -----------------------------------------------------

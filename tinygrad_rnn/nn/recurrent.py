@@ -66,7 +66,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Any, Union
+from typing import Any, Generic, TypeVar, Union, overload
 
 import numpy as np
 
@@ -79,6 +79,9 @@ from .module import Module, Parameter
 from .utils.rnn import PackedSequence
 
 State = Union[Tensor, tuple[Tensor, Tensor]]
+# A layer's state type: h for RNN and GRU, (h, c) for LSTM. The base class is generic in it, so
+# each layer's step, initial and final states are checked against its own kind of state.
+StateT = TypeVar("StateT", Tensor, tuple[Tensor, Tensor])
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell", "gru_step", "lstm_step", "rnn_step"]
 
@@ -374,7 +377,7 @@ class GRUCell(_CellBase):
 # --------------------------------------------------------------------------- layers
 
 
-class _RNNBase(Module):
+class _RNNBase(Module, Generic[StateT]):
     """Parameters, checks and the unrolled loop shared by RNN, LSTM and GRU."""
 
     gates = 1
@@ -511,16 +514,17 @@ class _RNNBase(Module):
     def _step(
         self,
         gates_x: Tensor,
-        state: State,
+        state: StateT,
         weight_hh: Tensor,
         bias_hh: Tensor | None,
         weight_hr: Tensor | None = None,
-    ) -> State:
+    ) -> StateT:
         raise NotImplementedError
 
     @staticmethod
-    def _output_of(state: State) -> Tensor:
-        return state  # type: ignore[return-value]
+    def _output_of(state: StateT) -> Tensor:
+        """The step's output: h."""
+        raise NotImplementedError
 
     # -- checks --------------------------------------------------------------------------
 
@@ -553,14 +557,22 @@ class _RNNBase(Module):
         _check_dtype(owner, what, hidden, self.weight_ih_l0)
 
     def _initial_states(
-        self, hx: State | None, input: Tensor, batch: tuple[int, ...], batched: bool
-    ) -> list[State]:
+        self, hx: StateT | None, input: Tensor, batch: tuple[int, ...], batched: bool
+    ) -> list[StateT]:
         """One initial state per (layer, direction), from hx or zeros."""
         raise NotImplementedError
 
     # -- the unrolled forward ------------------------------------------------------------
 
-    def forward(self, input: Tensor | PackedSequence, hx: State | None = None) -> tuple[Any, State]:
+    @overload
+    def forward(self, input: Tensor, hx: StateT | None = None) -> tuple[Tensor, StateT]: ...
+    @overload
+    def forward(self, input: PackedSequence, hx: StateT | None = None) -> tuple[PackedSequence, StateT]: ...
+    def forward(
+        self, input: Tensor | PackedSequence, hx: StateT | None = None
+    ) -> tuple[Tensor | PackedSequence, StateT]:
+        """``(output, h_n)``, or ``(output, (h_n, c_n))`` for an LSTM: see the class docstring.
+        A PackedSequence input gives a PackedSequence output."""
         if isinstance(input, PackedSequence):
             return self._forward_packed(input, hx)
         batched = self._check_input(input)
@@ -568,7 +580,7 @@ class _RNNBase(Module):
             x = input.transpose(0, 1) if batched and self.batch_first else input
             batch = x.shape[1:2] if batched else ()
             initial = self._initial_states(hx, x, batch, batched)
-            finals: list[State] = []
+            finals: list[StateT] = []
             directions = self.num_directions
             for layer in range(self.num_layers):
                 outputs = []
@@ -597,20 +609,20 @@ class _RNNBase(Module):
     def _run_direction(
         self,
         x: Tensor,
-        state: State,
+        state: StateT,
         weight_ih: Tensor,
         weight_hh: Tensor,
         bias_ih: Tensor | None,
         bias_hh: Tensor | None,
         reverse: bool,
         weight_hr: Tensor | None = None,
-    ) -> tuple[Tensor, State]:
+    ) -> tuple[Tensor, StateT]:
         """Unroll one direction of one layer over x (T, B, in) or (T, in); return the outputs
         (T, B, H) or (T, H) and the final state."""
         steps = x.shape[0]
         gates_x = linalg.Linear.apply(x, weight_ih, bias_ih)  # (T, B, gates*H): every step in one matmul
         gates_x.name = "x W_ih^T + b_ih"  # names for pictures, in the docs' notation
-        outputs: list[Tensor] = [None] * steps  # type: ignore[list-item]
+        outputs: list[Tensor | None] = [None] * steps
         for t in reversed(range(steps)) if reverse else range(steps):
             with scope(f"t={t + 1}"):
                 step_input = gates_x[t]
@@ -622,7 +634,7 @@ class _RNNBase(Module):
 
     # -- the unrolled forward over a packed batch ----------------------------------------
 
-    def _forward_packed(self, packed: PackedSequence, hx: State | None) -> tuple[PackedSequence, State]:
+    def _forward_packed(self, packed: PackedSequence, hx: StateT | None) -> tuple[PackedSequence, StateT]:
         """Run over a PackedSequence: each step sees only the sequences still running, so
         each sequence's final state is taken at its own last step. hx and h_n are in the
         original batch order (permuted by sorted_indices / unsorted_indices, as torch)."""
@@ -646,7 +658,7 @@ class _RNNBase(Module):
             if sorted_indices is not None:
                 order = sorted_indices._data
                 initial = [_index_state(state, order) for state in initial]
-            finals: list[State] = []
+            finals: list[StateT] = []
             x = data
             directions = self.num_directions
             for layer in range(self.num_layers):
@@ -675,16 +687,16 @@ class _RNNBase(Module):
     def _run_packed_forward(
         self,
         gates_x: Tensor,
-        state: State,
+        state: StateT,
         batch_sizes: list[int],
         weight_hh: Tensor,
         bias_hh: Tensor | None,
         weight_hr: Tensor | None,
-    ) -> tuple[Tensor, State]:
+    ) -> tuple[Tensor, StateT]:
         """Steps 1..T over packed rows; when sequences end, their states leave the batch
         (the running ones stay at the front) and are kept as their final states."""
         outputs: list[Tensor] = []
-        ended: list[State] = []  # final states of sequences that stopped, last columns first
+        ended: list[StateT] = []  # final states of sequences that stopped, last columns first
         offset = 0
         for t, running in enumerate(batch_sizes):
             with scope(f"t={t + 1}"):
@@ -702,17 +714,17 @@ class _RNNBase(Module):
     def _run_packed_reverse(
         self,
         gates_x: Tensor,
-        state: State,
+        state: StateT,
         batch_sizes: list[int],
         weight_hh: Tensor,
         bias_hh: Tensor | None,
         weight_hr: Tensor | None,
-    ) -> tuple[Tensor, State]:
+    ) -> tuple[Tensor, StateT]:
         """Steps T..1 over packed rows; a sequence joins the batch at its own last step,
         starting from its initial state."""
         initial = state
         offsets = np.cumsum([0, *batch_sizes]).tolist()
-        outputs: list[Tensor] = [None] * len(batch_sizes)  # type: ignore[list-item]
+        outputs: list[Tensor | None] = [None] * len(batch_sizes)
         active = 0
         for t in reversed(range(len(batch_sizes))):
             running = batch_sizes[t]
@@ -726,8 +738,8 @@ class _RNNBase(Module):
             outputs[t] = self._output_of(state)
         return cat(outputs, 0), state
 
-    def _final_state(self, finals: list[State]) -> State:
-        return stack(finals, 0)
+    def _final_state(self, finals: list[StateT]) -> StateT:
+        raise NotImplementedError
 
     def _expected_hidden(self, batch: tuple[int, ...], size: int | None = None) -> tuple[int, ...]:
         return (self.num_layers * self.num_directions, *batch, size or self.hidden_size)
@@ -741,7 +753,7 @@ class _RNNBase(Module):
         return zeros
 
 
-def _index_state(state: State, index: Any) -> State:
+def _index_state(state: StateT, index: Any) -> StateT:
     """``h[index]`` (and ``c[index]``) of a state: a slice of the batch, or a permutation."""
     if isinstance(state, tuple):
         return state[0][index], state[1][index]
@@ -752,7 +764,7 @@ def _batch_of(state: State) -> int:
     return (state[0] if isinstance(state, tuple) else state).shape[0]
 
 
-def _join_states(states: list[State]) -> State:
+def _join_states(states: list[StateT]) -> StateT:
     """Concatenate states along the batch dimension (one state: itself)."""
     if len(states) == 1:
         return states[0]
@@ -761,12 +773,19 @@ def _join_states(states: list[State]) -> State:
     return cat(states, 0)
 
 
-class _SingleStateBase(_RNNBase):
+class _SingleStateBase(_RNNBase[Tensor]):
     """RNN and GRU: the state is one tensor h."""
 
+    @staticmethod
+    def _output_of(state: Tensor) -> Tensor:
+        return state
+
+    def _final_state(self, finals: list[Tensor]) -> Tensor:
+        return stack(finals, 0)
+
     def _initial_states(
-        self, hx: State | None, input: Tensor, batch: tuple[int, ...], batched: bool
-    ) -> list[State]:
+        self, hx: Tensor | None, input: Tensor, batch: tuple[int, ...], batched: bool
+    ) -> list[Tensor]:
         count = self.num_layers * self.num_directions
         if hx is None:
             return [self._zeros(input, batch) for _ in range(count)]
@@ -817,16 +836,12 @@ class RNN(_SingleStateBase):
     def _step(
         self,
         gates_x: Tensor,
-        state: State,
+        state: Tensor,
         weight_hh: Tensor,
         bias_hh: Tensor | None,
         weight_hr: Tensor | None = None,
-    ) -> State:
-        return rnn_step(gates_x, state, weight_hh, bias_hh, self.nonlinearity)  # type: ignore[arg-type]
-
-    def forward(self, input: Any, hx: Tensor | None = None) -> tuple[Any, Tensor]:  # type: ignore[override]
-        """See the class docstring: returns (output, h_n)."""
-        return super().forward(input, hx)  # type: ignore[return-value]
+    ) -> Tensor:
+        return rnn_step(gates_x, state, weight_hh, bias_hh, self.nonlinearity)
 
 
 class GRU(_SingleStateBase):
@@ -843,19 +858,15 @@ class GRU(_SingleStateBase):
     def _step(
         self,
         gates_x: Tensor,
-        state: State,
+        state: Tensor,
         weight_hh: Tensor,
         bias_hh: Tensor | None,
         weight_hr: Tensor | None = None,
-    ) -> State:
-        return gru_step(gates_x, state, weight_hh, bias_hh)  # type: ignore[arg-type]
-
-    def forward(self, input: Any, hx: Tensor | None = None) -> tuple[Any, Tensor]:  # type: ignore[override]
-        """See the class docstring: returns (output, h_n)."""
-        return super().forward(input, hx)  # type: ignore[return-value]
+    ) -> Tensor:
+        return gru_step(gates_x, state, weight_hh, bias_hh)
 
 
-class LSTM(_RNNBase):
+class LSTM(_RNNBase[tuple[Tensor, Tensor]]):
     """Multi-layer LSTM (gates i, f, g, o; see ``lstm_step``).
 
     ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
@@ -889,20 +900,20 @@ class LSTM(_RNNBase):
     def _step(
         self,
         gates_x: Tensor,
-        state: State,
+        state: tuple[Tensor, Tensor],
         weight_hh: Tensor,
         bias_hh: Tensor | None,
         weight_hr: Tensor | None = None,
-    ) -> State:
-        return lstm_step(gates_x, state, weight_hh, bias_hh, weight_hr)  # type: ignore[arg-type]
+    ) -> tuple[Tensor, Tensor]:
+        return lstm_step(gates_x, state, weight_hh, bias_hh, weight_hr)
 
     @staticmethod
-    def _output_of(state: State) -> Tensor:
+    def _output_of(state: tuple[Tensor, Tensor]) -> Tensor:
         return state[0]
 
     def _initial_states(
-        self, hx: State | None, input: Tensor, batch: tuple[int, ...], batched: bool
-    ) -> list[State]:
+        self, hx: tuple[Tensor, Tensor] | None, input: Tensor, batch: tuple[int, ...], batched: bool
+    ) -> list[tuple[Tensor, Tensor]]:
         count = self.num_layers * self.num_directions
         if hx is None:
             return [
@@ -916,11 +927,5 @@ class LSTM(_RNNBase):
         h0, c0 = hx
         return [(_named(h0[i], "h_0"), _named(c0[i], "c_0")) for i in range(count)]
 
-    def _final_state(self, finals: list[State]) -> State:
+    def _final_state(self, finals: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
         return stack([h for h, _ in finals], 0), stack([c for _, c in finals], 0)
-
-    def forward(  # type: ignore[override]
-        self, input: Any, hx: tuple[Tensor, Tensor] | None = None
-    ) -> tuple[Any, tuple[Tensor, Tensor]]:
-        """See the class docstring: returns (output, (h_n, c_n))."""
-        return super().forward(input, hx)  # type: ignore[return-value]

@@ -4,11 +4,10 @@ tanh, sigmoid and relu, and the softmax family along a dimension."""
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import numpy as np
 
-from ..engine import OUTPUT, Op, apply_op
+from ..engine import OUTPUT, Grad, Op, apply_op
 from .elementwise import Exp
 from .reduce import Sum
 
@@ -16,13 +15,11 @@ from .reduce import Sum
 class Tanh(Op):
     name = "tanh"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(OUTPUT)
         return np.tanh(x)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         (y,) = ctx.saved_tensors
         return grad * (1 - y * y)
 
@@ -30,8 +27,7 @@ class Tanh(Op):
 class Sigmoid(Op):
     name = "sigmoid"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+    def forward(ctx: Op, x: np.ndarray) -> np.ndarray:  # Op: SiLU.forward runs it too
         # 1 / (1 + exp(-x)), in place; exp(-x) is capped where it would overflow (there the
         # result is below 1e-38 in float32, 1e-307 in float64, instead of underflowing to 0).
         # float16 is computed in float32 and rounded once, as torch does.
@@ -45,13 +41,11 @@ class Sigmoid(Op):
         ctx.save_for_backward(OUTPUT)
         return y if y.dtype == x.dtype else y.astype(x.dtype)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         (y,) = ctx.saved_tensors
         return grad * y * (1 - y)
 
 
-@functools.cache
 @functools.cache
 def _exp_limit(dtype: np.dtype) -> float:
     """The largest x whose exp(x) is finite in ``dtype`` (rounded down)."""
@@ -61,21 +55,18 @@ def _exp_limit(dtype: np.dtype) -> float:
 class ReLU(Op):
     name = "relu"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
         ctx.positive = ~(x <= 0)  # a constant mask; NaN passes its gradient, as in torch
         return np.maximum(x, 0)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         return grad * ctx.positive
 
 
 class Softmax(Op):
     name = "softmax"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, dim: int) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, dim: int) -> np.ndarray:
         ctx.dim = axis = _axis(x, dim)
         ctx.save_for_backward(OUTPUT)
         if x.size == 0:  # a dim of size 0: nothing to normalise
@@ -83,8 +74,7 @@ class Softmax(Op):
         e = np.exp(x - x.max(axis=axis, keepdims=True))
         return e / e.sum(axis=axis, keepdims=True)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None]:
         (y,) = ctx.saved_tensors
         return y * (grad - apply_op(Sum, grad * y, ctx.dim, True)), None
 
@@ -92,8 +82,7 @@ class Softmax(Op):
 class LogSoftmax(Op):
     name = "log_softmax"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, dim: int) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, dim: int) -> np.ndarray:
         ctx.dim = axis = _axis(x, dim)
         ctx.save_for_backward(OUTPUT)
         if x.size == 0:
@@ -101,8 +90,7 @@ class LogSoftmax(Op):
         shifted = x - x.max(axis=axis, keepdims=True)
         return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None]:
         (y,) = ctx.saved_tensors
         return grad - apply_op(Exp, y) * apply_op(Sum, grad, ctx.dim, True), None
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import INPUT, OUTPUT, Op, apply_op
+from ..engine import INPUT, OUTPUT, Grad, Op, apply_op
 from ..tensor import Tensor
 from .reduce import ShapeError, sum_to
 
@@ -22,7 +22,7 @@ def _shape(x: Any) -> tuple[int, ...] | None:
     return x.shape if isinstance(x, np.ndarray) else None
 
 
-def _shapes(a: Any, b: Any) -> tuple[Any, Any]:
+def _shapes(a: Any, b: Any) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
     """The shapes of a binary op's operands, checked to broadcast (torch's RuntimeError)."""
     a_shape = a.shape if isinstance(a, np.ndarray) else None  # _shape, inlined: every add runs it
     b_shape = b.shape if isinstance(b, np.ndarray) else None
@@ -44,13 +44,11 @@ def _is_bool(x: Any) -> bool:
 class Add(Op):
     name = "add"
 
-    @staticmethod
-    def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
+    def forward(ctx, a: Any, b: Any) -> np.ndarray:
         ctx.shapes = _shapes(a, b)
         return a + b
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
+    def backward(ctx, grad: Grad) -> tuple[Grad | None, Grad | None]:
         a_shape, b_shape = ctx.shapes
         return sum_to(grad, a_shape), sum_to(grad, b_shape)
 
@@ -58,8 +56,7 @@ class Add(Op):
 class Sub(Op):
     name = "sub"
 
-    @staticmethod
-    def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
+    def forward(ctx, a: Any, b: Any) -> np.ndarray:
         ctx.shapes = _shapes(a, b)
         if _is_bool(a) and _is_bool(b):
             raise RuntimeError(
@@ -67,8 +64,7 @@ class Sub(Op):
             )
         return a - b
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
+    def backward(ctx, grad: Grad) -> tuple[Grad | None, Grad | None]:
         a_shape, b_shape = ctx.shapes
         return sum_to(grad, a_shape), None if b_shape is None else sum_to(-grad, b_shape)
 
@@ -76,8 +72,7 @@ class Sub(Op):
 class Mul(Op):
     name = "mul"
 
-    @staticmethod
-    def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
+    def forward(ctx, a: Any, b: Any) -> np.ndarray:
         a_shape, b_shape = ctx.shapes = _shapes(a, b)
         # save only what backward reads (as torch): with a Python number, that number alone,
         # so the tensor may be changed in place before backward
@@ -89,8 +84,7 @@ class Mul(Op):
             ctx.save_for_backward(INPUT[0], INPUT[1])
         return a * b
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
+    def backward(ctx, grad: Grad) -> tuple[Grad | None, Grad | None]:
         saved = ctx.saved_tensors
         a_shape, b_shape = ctx.shapes
         if b_shape is None:
@@ -104,8 +98,7 @@ class Mul(Op):
 class Div(Op):
     name = "div"
 
-    @staticmethod
-    def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
+    def forward(ctx, a: Any, b: Any) -> np.ndarray:
         ctx.shapes = _shapes(a, b)
         if ctx.shapes[1] is None:  # divided by a Python number: that number is all backward needs
             ctx.save_for_backward(INPUT[1])
@@ -113,8 +106,7 @@ class Div(Op):
             ctx.save_for_backward(INPUT[1], OUTPUT)
         return a / b
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
+    def backward(ctx, grad: Grad) -> tuple[Grad | None, Grad | None]:
         a_shape, b_shape = ctx.shapes
         if b_shape is None:
             (b,) = ctx.saved_tensors
@@ -129,8 +121,7 @@ class Div(Op):
 class Pow(Op):
     name = "pow"
 
-    @staticmethod
-    def forward(ctx: Any, a: Any, b: Any) -> np.ndarray:
+    def forward(ctx, a: Any, b: Any) -> np.ndarray:
         ctx.shapes = _shapes(a, b)
         if ctx.shapes[1] is None:  # a Python exponent: the result is not needed, as in torch
             ctx.save_for_backward(INPUT[0], INPUT[1])
@@ -145,8 +136,7 @@ class Pow(Op):
             return _integer_pow(a, b)
         return a**b
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
+    def backward(ctx, grad: Grad) -> tuple[Grad | None, Grad | None]:
         a_shape, b_shape = ctx.shapes
         if b_shape is None:
             a, b = ctx.saved_tensors
@@ -172,25 +162,21 @@ class Pow(Op):
 class Neg(Op):
     name = "neg"
 
-    @staticmethod
-    def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
+    def forward(ctx, a: np.ndarray) -> np.ndarray:
         return -a
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         return -grad
 
 
 class Exp(Op):
     name = "exp"
 
-    @staticmethod
-    def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
+    def forward(ctx, a: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(OUTPUT)
         return np.exp(a)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         (y,) = ctx.saved_tensors
         return grad * y
 
@@ -198,13 +184,11 @@ class Exp(Op):
 class Log(Op):
     name = "log"
 
-    @staticmethod
-    def forward(ctx: Any, a: Any) -> Any:
+    def forward(ctx, a: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(INPUT[0])
         return np.log(a)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         (a,) = ctx.saved_tensors
         return grad / a
 
@@ -212,13 +196,11 @@ class Log(Op):
 class Sqrt(Op):
     name = "sqrt"
 
-    @staticmethod
-    def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
+    def forward(ctx, a: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(OUTPUT)
         return np.sqrt(a)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         (y,) = ctx.saved_tensors
         return grad / (2 * y)
 
@@ -226,26 +208,22 @@ class Sqrt(Op):
 class Abs(Op):
     name = "abs"
 
-    @staticmethod
-    def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
+    def forward(ctx, a: np.ndarray) -> np.ndarray:
         ctx.sign = np.nan_to_num(np.sign(a), nan=0.0)  # a constant (0 at NaN, as torch's sgn)
         return np.abs(a)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         return grad * ctx.sign
 
 
 class Cast(Op):
     name = "cast"
 
-    @staticmethod
-    def forward(ctx: Any, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    def forward(ctx, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
         ctx.in_dtype = a.dtype
         return a.astype(dtype)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None]:
         return apply_op(Cast, grad, ctx.in_dtype), None
 
 
@@ -255,14 +233,12 @@ class Where(Op):
 
     name = "where"
 
-    @staticmethod
-    def forward(ctx: Any, condition: np.ndarray, a: Any, b: Any) -> np.ndarray:
+    def forward(ctx, condition: np.ndarray, a: Any, b: Any) -> np.ndarray:
         ctx.condition = condition = np.asarray(condition, dtype=bool)
         ctx.shapes = (_shape(a), _shape(b))
         return np.where(condition, a, b)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[None, Any, Any]:
+    def backward(ctx, grad: Grad) -> tuple[None, Grad | None, Grad | None]:
         a_shape, b_shape = ctx.shapes
         zero = np.zeros((), dtype=grad.dtype)
         grad_a = None if a_shape is None else sum_to(apply_op(Where, ctx.condition, grad, zero), a_shape)
@@ -276,8 +252,7 @@ class Clamp(Op):
 
     name = "clamp"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, low: Any, high: Any) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, low: float | None, high: float | None) -> np.ndarray:
         if low is None and high is None:
             raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
         inside = np.ones(x.shape, dtype=bool)
@@ -289,8 +264,7 @@ class Clamp(Op):
         out = x if low is None else np.maximum(x, np.asarray(low, dtype=x.dtype))
         return out if high is None else np.minimum(out, np.asarray(high, dtype=x.dtype))
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None, None]:
         return grad * ctx.inside, None, None
 
 

@@ -5,11 +5,10 @@ derivatives work under ``create_graph``."""
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
-from ..engine import INPUT, OUTPUT, Op, apply_op
+from ..engine import INPUT, OUTPUT, Grad, Op, apply_op
 from .activation import Sigmoid, Tanh
 from .elementwise import Exp, Where
 from .reduce import sum_to
@@ -21,13 +20,11 @@ _SQRT_2PI = math.sqrt(2 * math.pi)
 class Sin(Op):
     name = "sin"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(INPUT[0])
         return np.sin(x)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         (x,) = ctx.saved_tensors
         return grad * apply_op(Cos, x)
 
@@ -35,13 +32,11 @@ class Sin(Op):
 class Cos(Op):
     name = "cos"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(INPUT[0])
         return np.cos(x)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         (x,) = ctx.saved_tensors
         return -grad * apply_op(Sin, x)
 
@@ -49,13 +44,11 @@ class Cos(Op):
 class Log1p(Op):
     name = "log1p"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(INPUT[0])
         return np.log1p(x)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         (x,) = ctx.saved_tensors
         return grad / (x + 1)
 
@@ -63,13 +56,11 @@ class Log1p(Op):
 class Expm1(Op):
     name = "expm1"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(OUTPUT)
         return np.expm1(x)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         (y,) = ctx.saved_tensors
         return grad * (y + 1)
 
@@ -77,14 +68,12 @@ class Expm1(Op):
 class Rsqrt(Op):
     name = "rsqrt"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(OUTPUT)
         with np.errstate(divide="ignore", invalid="ignore"):
             return 1 / np.sqrt(x)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         (y,) = ctx.saved_tensors
         return grad * (-0.5 * y * y * y)
 
@@ -94,25 +83,21 @@ class Sign(Op):
 
     name = "sign"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
         return np.sign(x)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         return grad * 0
 
 
 class Erf(Op):
     name = "erf"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(INPUT[0])
         return np.asarray(_erf(x), dtype=x.dtype)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         (x,) = ctx.saved_tensors
         return grad * (2 / math.sqrt(math.pi)) * apply_op(Exp, -x * x)
 
@@ -120,26 +105,22 @@ class Erf(Op):
 class LeakyReLU(Op):
     name = "leaky_relu"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, slope: float) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, slope: float) -> np.ndarray:
         ctx.factor = np.where(x > 0, 1, slope).astype(x.dtype)  # a constant
         return x * ctx.factor
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None]:
         return grad * ctx.factor, None
 
 
 class Hardtanh(Op):
     name = "hardtanh"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, low: float, high: float) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, low: float, high: float) -> np.ndarray:
         ctx.inside = (x > low) & (x < high)  # torch passes no gradient at the corners either
         return np.clip(x, low, high).astype(x.dtype)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None, None]:
         return grad * ctx.inside, None, None
 
 
@@ -148,14 +129,12 @@ class ELU(Op):
 
     name = "elu"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, alpha: float) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, alpha: float) -> np.ndarray:
         ctx.alpha, ctx.positive = alpha, x > 0
         ctx.save_for_backward(OUTPUT)
         return np.where(ctx.positive, x, alpha * np.expm1(np.minimum(x, 0)))
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None]:
         (y,) = ctx.saved_tensors  # where x <= 0: d/dx alpha * (exp(x) - 1) = y + alpha
         return apply_op(Where, ctx.positive, grad, grad * (y + ctx.alpha)), None
 
@@ -165,14 +144,12 @@ class Softplus(Op):
 
     name = "softplus"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
         ctx.beta, ctx.linear = beta, x * beta > threshold
         ctx.save_for_backward(INPUT[0])
         return np.where(ctx.linear, x, np.logaddexp(0, x * beta) / beta).astype(x.dtype)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None, None]:
         (x,) = ctx.saved_tensors
         return apply_op(Where, ctx.linear, grad, grad * apply_op(Sigmoid, x * ctx.beta)), None, None
 
@@ -183,16 +160,14 @@ class GELU(Op):
 
     name = "gelu"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, approximate: str) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, approximate: str) -> np.ndarray:
         ctx.approximate = approximate
         ctx.save_for_backward(INPUT[0])
         if approximate == "tanh":
             return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
         return x * 0.5 * (1 + np.asarray(_erf(x / math.sqrt(2)), dtype=x.dtype))
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None]:
         (x,) = ctx.saved_tensors
         if ctx.approximate == "tanh":
             c = math.sqrt(2 / math.pi)
@@ -207,14 +182,12 @@ class GELU(Op):
 class SiLU(Op):
     name = "silu"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
         y = x * Sigmoid.forward(ctx, x)
         ctx.save_for_backward(INPUT[0])  # after Sigmoid.forward, which saves its own
         return y
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         (x,) = ctx.saved_tensors
         s = apply_op(Sigmoid, x)
         return grad * s * (1 + x * (1 - s))
@@ -227,16 +200,14 @@ class Maximum(Op):
     name = "maximum"
     largest = True
 
-    @staticmethod
-    def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def forward(ctx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         ctx.shapes = (a.shape, b.shape)
         largest = ctx.largest
         wins = (a > b if largest else a < b) | np.isnan(a)
         ctx.share = np.where(a == b, 0.5, wins).astype(np.result_type(a, b))  # a constant
         return np.maximum(a, b) if largest else np.minimum(a, b)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, Grad]:
         a_shape, b_shape = ctx.shapes
         return sum_to(grad * ctx.share, a_shape), sum_to(grad * (1 - ctx.share), b_shape)
 

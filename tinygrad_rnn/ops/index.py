@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..engine import INPUT, Op, apply_op
+from ..engine import INPUT, Grad, Op, apply_op
 from .reduce import BroadcastTo, MaxDim, Sum, _axes, _keepdim_shape
 
 
@@ -18,8 +19,7 @@ class Amax(Op):
     name = "amax"
     largest = True
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, dims: Any, keepdim: bool) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, dims: int | Sequence[int] | None, keepdim: bool) -> np.ndarray:
         axes = _axes(dims if dims != () else None, x.ndim)
         if x.size == 0 and len(axes) == x.ndim:
             raise RuntimeError(f"{ctx.name}: the tensor of shape {x.shape} is empty; it has no {ctx.name}")
@@ -34,8 +34,7 @@ class Amax(Op):
         ctx.kept_shape = _keepdim_shape(x.shape, axes)
         return y if keepdim else y.reshape([n for i, n in enumerate(x.shape) if i not in axes])
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None, None]:
         return grad.reshape(ctx.kept_shape) * ctx.share, None, None
 
 
@@ -53,15 +52,13 @@ class MinDim(MaxDim):
 class Cumsum(Op):
     name = "cumsum"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, dim: int, reverse: bool) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, dim: int, reverse: bool) -> np.ndarray:
         ctx.dim, ctx.reverse = dim, reverse
         if reverse:
             return np.flip(np.cumsum(np.flip(x, dim), axis=dim), dim).copy()
         return np.cumsum(x, axis=dim, dtype=np.int64 if x.dtype.kind in "biu" else x.dtype)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None, None]:
         return apply_op(Cumsum, grad, ctx.dim, not ctx.reverse), None, None
 
 
@@ -77,13 +74,11 @@ class Gather(Op):
 
     name = "gather"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, dim: int, index: np.ndarray) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, dim: int, index: np.ndarray) -> np.ndarray:
         ctx.shape, ctx.dim, ctx.index = x.shape, dim, index
         return x[_full_index(index, dim)]
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None, None]:
         zeros = np.zeros(ctx.shape, dtype=grad.dtype)
         return apply_op(ScatterAdd, zeros, ctx.dim, ctx.index, grad), None, None
 
@@ -93,16 +88,14 @@ class ScatterAdd(Op):
 
     name = "scatter_add"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, dim: int, index: np.ndarray, src: np.ndarray) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, dim: int, index: np.ndarray, src: np.ndarray) -> np.ndarray:
         ctx.dim, ctx.index = dim, index
         ctx.src_pads = [(0, n - k) for n, k in zip(src.shape, index.shape)]
         out = x.copy()
         np.add.at(out, _full_index(index, dim), src[tuple(slice(0, k) for k in index.shape)])
         return out
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None, None, Any]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None, None, Grad]:
         grad_src = apply_op(Gather, grad, ctx.dim, ctx.index)
         if any(after for _, after in ctx.src_pads):  # src larger than index: the rest is unused
             grad_src = apply_op(Pad, grad_src, ctx.src_pads, 0)
@@ -114,13 +107,11 @@ class Tril(Op):
 
     name = "tril"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, diagonal: int) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, diagonal: int) -> np.ndarray:
         ctx.diagonal = diagonal
         return np.triu(x, diagonal) if ctx.name == "triu" else np.tril(x, diagonal)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None]:
         return apply_op(type(ctx), grad, ctx.diagonal), None
 
 
@@ -133,14 +124,12 @@ class Repeat(Op):
 
     name = "repeat"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, sizes: tuple[int, ...]) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, sizes: tuple[int, ...]) -> np.ndarray:
         shape = (1,) * (len(sizes) - x.ndim) + x.shape
         ctx.in_shape, ctx.split = x.shape, tuple(n for pair in zip(sizes, shape) for n in pair)
         return np.tile(x, sizes)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None]:
         copies = tuple(range(0, len(ctx.split), 2))
         return apply_op(Sum, grad.reshape(ctx.split), copies, False).reshape(ctx.in_shape), None
 
@@ -151,15 +140,13 @@ class Pad(Op):
 
     name = "pad"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, pads: list[tuple[int, int]], value: float) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, pads: list[tuple[int, int]], value: float) -> np.ndarray:
         ctx.pads = pads
         crop = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(pads, x.shape))
         grow = [(max(lo, 0), max(hi, 0)) for lo, hi in pads]
         return np.pad(x[crop], grow, constant_values=value)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None, None]:
         return apply_op(Pad, grad, [(-lo, -hi) for lo, hi in ctx.pads], 0), None, None
 
 
@@ -190,16 +177,14 @@ class Einsum(Op):
 
     name = "einsum"
 
-    @staticmethod
-    def forward(ctx: Any, equation: str, *operands: np.ndarray) -> np.ndarray:
+    def forward(ctx, equation: str, *operands: np.ndarray) -> np.ndarray:
         ctx.terms, ctx.out_term = parse_einsum(equation, [a.ndim for a in operands])
         ctx.save_for_backward(*(INPUT[k + 1] for k in range(len(operands))))
         return np.einsum(f"{','.join(ctx.terms)}->{ctx.out_term}", *operands)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, ...]:
+    def backward(ctx, grad: Grad) -> tuple[Grad | None, ...]:
         operands = ctx.saved_tensors
-        grads: list[Any] = [None]
+        grads: list[Grad | None] = [None]
         for i, term in enumerate(ctx.terms):
             if not ctx.needs_input_grad[i + 1]:
                 grads.append(None)
@@ -207,7 +192,7 @@ class Einsum(Op):
             others = [t for j, t in enumerate(ctx.terms) if j != i]
             used = ctx.out_term + "".join(others)
             kept = "".join(c for c in term if c in used)  # letters only here are summed: broadcast
-            spec = ",".join([ctx.out_term, *others]) + "->" + kept
+            spec = ",".join([ctx.out_term] + others) + "->" + kept
             g = apply_op(Einsum, spec, grad, *(a for j, a in enumerate(operands) if j != i))
             if kept != term:
                 shape = operands[i].shape

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import INPUT, LazyGrad, Op
+from ..engine import INPUT, Grad, LazyGrad, Op
 from .reduce import ShapeError, sum_to
 
 
@@ -44,8 +44,7 @@ class MatMul(Op):
 
     name = "matmul"
 
-    @staticmethod
-    def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def forward(ctx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if a.ndim == 0 or b.ndim == 0:
             raise ShapeError(f"matmul: both operands need at least 1 dim, got shapes {a.shape} and {b.shape}")
         inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
@@ -60,8 +59,7 @@ class MatMul(Op):
             return (_matrix(a, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
         return np.matmul(a, b)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
+    def backward(ctx, grad: Grad) -> tuple[Grad | None, Grad | OuterGrad | None]:
         a, b = ctx.saved_tensors
         needs = ctx.needs_input_grad
         if a.ndim >= 2 and b.ndim == 2:  # (..., n, k) @ (k, m): batch dims folded into rows
@@ -90,8 +88,7 @@ class Linear(Op):
 
     name = "linear"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
         if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
             raise ShapeError(
                 f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features "
@@ -108,8 +105,7 @@ class Linear(Op):
             out += bias
         return out.reshape(x.shape[:-1] + weight.shape[:1])
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, Any, Any]:
+    def backward(ctx, grad: Grad) -> tuple[Grad | None, Grad | OuterGrad | None, Grad | None]:
         x, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
         grad_2d = _matrix(grad, weight.shape[0])

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
 
-from ..engine import Op, apply_op
+from ..engine import Grad, Op, apply_op
 
 
 class ShapeError(RuntimeError, ValueError):
@@ -14,7 +15,7 @@ class ShapeError(RuntimeError, ValueError):
     ``except RuntimeError:`` keeps working); it is also a ValueError, numpy's class for them."""
 
 
-def _axes(dim: Any, ndim: int, where: str = "reduction") -> tuple[int, ...]:
+def _axes(dim: int | Sequence[int] | None, ndim: int, where: str = "reduction") -> tuple[int, ...]:
     """``dim`` (None, an int or a sequence) as a sorted tuple of non-negative axes, with
     torch's rules: ``()`` and None mean every dim; a 0-d tensor accepts dim 0 and -1 (and
     has no axis to reduce); a repeated dim is an error."""
@@ -32,7 +33,7 @@ def _axes(dim: Any, ndim: int, where: str = "reduction") -> tuple[int, ...]:
     return tuple(sorted(out)) if ndim else ()
 
 
-def dim_index(dim: Any, ndim: int, where: str) -> int:
+def dim_index(dim: int, ndim: int, where: str) -> int:
     """``dim`` as a non-negative axis, or torch's IndexError (a 0-d tensor takes 0 and -1)."""
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
         raise TypeError(f"{where}: dim must be an int, got {type(dim).__name__} {dim!r}")
@@ -54,8 +55,7 @@ class SumTo(Op):
 
     name = "sum_to"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         ctx.in_shape = x.shape
         lead = x.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(
@@ -63,25 +63,26 @@ class SumTo(Op):
         )
         return x.sum(axis=axes, keepdims=True).reshape(shape) if axes else x.reshape(shape)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None]:
         return apply_op(BroadcastTo, grad, ctx.in_shape), None
 
 
 class BroadcastTo(Op):
     name = "broadcast_to"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         ctx.in_shape = x.shape
         return np.broadcast_to(x, shape)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None]:
         return sum_to(grad, ctx.in_shape), None
 
 
-def sum_to(grad: Any, shape: tuple[int, ...] | None) -> Any:
+@overload
+def sum_to(grad: Grad, shape: tuple[int, ...]) -> Grad: ...
+@overload
+def sum_to(grad: Grad, shape: None) -> None: ...
+def sum_to(grad: Grad, shape: tuple[int, ...] | None) -> Grad | None:
     """``grad`` summed over the dimensions that broadcasting added to an input of ``shape``
     (None for a Python number, which gets no gradient)."""
     if shape is None:
@@ -94,8 +95,7 @@ def sum_to(grad: Any, shape: tuple[int, ...] | None) -> Any:
 class Sum(Op):
     name = "sum"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, dim: Any, keepdim: bool) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, dim: int | Sequence[int] | None, keepdim: bool) -> np.ndarray:
         ctx.in_shape = x.shape
         if dim is None:  # the common loss.sum(): no axes to work out
             ctx.kept_shape = (1,) * x.ndim
@@ -104,16 +104,14 @@ class Sum(Op):
         ctx.kept_shape = _keepdim_shape(x.shape, axes)
         return x.sum(axis=axes, keepdims=keepdim)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None, None]:
         return apply_op(BroadcastTo, grad.reshape(ctx.kept_shape), ctx.in_shape), None, None
 
 
 class Mean(Op):
     name = "mean"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, dim: Any, keepdim: bool) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, dim: int | Sequence[int] | None, keepdim: bool) -> np.ndarray:
         axes = _axes(dim, x.ndim, "mean")
         ctx.in_shape = x.shape
         ctx.kept_shape = _keepdim_shape(x.shape, axes)
@@ -128,8 +126,7 @@ class Mean(Op):
         with np.errstate(invalid="ignore", divide="ignore"):  # NaN, silently, as in torch
             return np.divide(x.sum(axis=axes, keepdims=keepdim), count, dtype=x.dtype)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None, None]:
         grad = grad.reshape(ctx.kept_shape) * ctx.scale
         return apply_op(BroadcastTo, grad, ctx.in_shape), None, None
 
@@ -139,8 +136,7 @@ class Max(Op):
 
     name = "max"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
         if x.size == 0:
             raise RuntimeError(
                 f"max: the tensor of shape {x.shape} is empty; give a dim to reduce "
@@ -151,8 +147,7 @@ class Max(Op):
         ctx.share = (winners / np.count_nonzero(winners)).astype(x.dtype)  # a constant
         return y
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         return grad * ctx.share
 
 
@@ -179,8 +174,7 @@ class MaxDim(Op):
 
     name = "max"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, indices: np.ndarray, dim: int, keepdim: bool) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, indices: np.ndarray, dim: int, keepdim: bool) -> np.ndarray:
         if x.ndim == 0:  # the one element is its own max
             ctx.kept_shape, ctx.mask = (), np.ones((), dtype=bool)
             return x.copy()
@@ -192,6 +186,5 @@ class MaxDim(Op):
         values = np.take_along_axis(x, kept, axis)
         return values if keepdim else values.squeeze(axis)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None, None, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None, None, None]:
         return grad.reshape(ctx.kept_shape) * ctx.mask, None, None, None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from ..engine import LazyGrad, Op, apply_op
+from ..engine import Grad, LazyGrad, Op, apply_op
 from ..tensor import Tensor, result_type
 from .reduce import ShapeError, sum_to
 
@@ -14,8 +15,7 @@ from .reduce import ShapeError, sum_to
 class Reshape(Op):
     name = "reshape"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         ctx.in_shape = x.shape
         try:
             return x.reshape(shape)
@@ -25,29 +25,25 @@ class Reshape(Op):
                 f"elements): {error}"
             ) from None
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None]:
         return grad.reshape(ctx.in_shape), None
 
 
 class Transpose(Op):
     name = "transpose"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, dim0: int, dim1: int) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, dim0: int, dim1: int) -> np.ndarray:
         ctx.dims = (dim0, dim1)
         return np.swapaxes(x, dim0, dim1)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None, None]:
         return apply_op(Transpose, grad, *ctx.dims), None, None
 
 
 class Permute(Op):
     name = "permute"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, dims: tuple[int, ...]) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, dims: tuple[int, ...]) -> np.ndarray:
         if len(dims) != x.ndim:
             raise ShapeError(
                 f"permute: got {len(dims)} dims {tuple(dims)} for a {x.ndim}-d tensor of shape "
@@ -60,8 +56,7 @@ class Permute(Op):
         ctx.inverse = tuple(inverse)
         return out
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None]:
         return apply_op(Permute, grad, ctx.inverse), None
 
 
@@ -215,8 +210,7 @@ class GetItem(Op):
 
     name = "getitem"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, index: Any) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, index: Any) -> np.ndarray:
         index, advanced = _normalize_index(index)
         if advanced:
             _check_masks(x.shape, index)
@@ -225,8 +219,7 @@ class GetItem(Op):
         ctx.advanced = advanced
         return x[index] if type(index) is not TwoStage else x[index.select][index.index]
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad | SparseGrad, None]:
         if isinstance(grad, np.ndarray):  # kept sparse: the engine adds it where it lands
             return SparseGrad(ctx.in_shape, ctx.index, grad, ctx.advanced), None
         return apply_op(IndexAdd, grad, ctx.in_shape, ctx.index, ctx.advanced), None
@@ -283,17 +276,13 @@ class IndexAdd(Op):
 
     name = "index_add"
 
-    @staticmethod
-    def forward(
-        ctx: Any, values: np.ndarray, shape: tuple[int, ...], index: Any, advanced: bool
-    ) -> np.ndarray:
+    def forward(ctx, values: np.ndarray, shape: tuple[int, ...], index: Any, advanced: bool) -> np.ndarray:
         ctx.index = index
         out = np.zeros(shape, dtype=values.dtype)
         _index_add(out, index, values, advanced)
         return out
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None, None, None]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None, None, None]:
         return _take(grad, ctx.index), None, None, None
 
 
@@ -303,8 +292,7 @@ class SetItem(Op):
 
     name = "setitem"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, index: Any, value: Any) -> np.ndarray:
+    def forward(ctx, x: np.ndarray, index: Any, value: Any) -> np.ndarray:
         index, _ = _normalize_index(index)
         ctx.index = index
         ctx.value_shape = value.shape if isinstance(value, np.ndarray) else None
@@ -315,8 +303,7 @@ class SetItem(Op):
             out[index] = value
         return out
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, None, Any]:
+    def backward(ctx, grad: Grad) -> tuple[Grad, None, Grad | None]:
         grad_x = apply_op(SetItem, grad, ctx.index, 0.0)
         grad_value = None
         if ctx.value_shape is not None:
@@ -329,20 +316,17 @@ class Clone(Op):
 
     name = "clone"
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
         return x.copy()
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
+    def backward(ctx, grad: Grad) -> Grad:
         return grad
 
 
 class Cat(Op):
     name = "cat"
 
-    @staticmethod
-    def forward(ctx: Any, dim: int, *arrays: np.ndarray) -> np.ndarray:
+    def forward(ctx, dim: int, *arrays: np.ndarray) -> np.ndarray:
         if not arrays:
             raise ShapeError("cat: expected a non-empty sequence of tensors")
         out = np.concatenate(arrays, axis=dim)
@@ -352,16 +336,14 @@ class Cat(Op):
         ctx.pieces = [lead + (slice(lo, hi),) for lo, hi in zip(bounds[:-1], bounds[1:])]
         return out
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, ...]:
-        return (None, *(grad[piece] for piece in ctx.pieces))
+    def backward(ctx, grad: Grad) -> tuple[Grad | None, ...]:
+        return (None,) + tuple(grad[piece] for piece in ctx.pieces)
 
 
 class Stack(Op):
     name = "stack"
 
-    @staticmethod
-    def forward(ctx: Any, dim: int, *arrays: np.ndarray) -> np.ndarray:
+    def forward(ctx, dim: int, *arrays: np.ndarray) -> np.ndarray:
         if not arrays:
             raise ShapeError("stack: expected a non-empty sequence of tensors")
         out = np.stack(arrays, axis=dim)
@@ -369,12 +351,11 @@ class Stack(Op):
         ctx.count = len(arrays)
         return out
 
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> tuple[Any, ...]:
-        return (None, *(grad[ctx.lead + (i,)] for i in range(ctx.count)))
+    def backward(ctx, grad: Grad) -> tuple[Grad | None, ...]:
+        return (None,) + tuple(grad[ctx.lead + (i,)] for i in range(ctx.count))
 
 
-def cat(tensors: Any, dim: int = 0) -> Any:
+def cat(tensors: Iterable[Any], dim: int = 0) -> Tensor:
     """Join tensors along an existing dimension ``dim``, as torch: their dtypes are promoted
     together, and a 1-D empty tensor (shape ``(0,)``) is skipped whatever the others' shape
     (torch's legacy rule, so ``cat([torch.zeros(0), x])`` grows a buffer from nothing)."""
@@ -392,7 +373,7 @@ def cat(tensors: Any, dim: int = 0) -> Any:
     return Cat.apply(dim, *kept)
 
 
-def stack(tensors: Any, dim: int = 0) -> Any:
+def stack(tensors: Iterable[Any], dim: int = 0) -> Tensor:
     """Join tensors of equal shape along a new dimension ``dim`` (dtypes promoted together)."""
     return Stack.apply(dim, *_same_dtype(list(tensors)))
 
