@@ -8,6 +8,11 @@ The other commit's package is extracted with ``git archive`` into a temporary fo
 another name (the package imports itself relatively, so it runs side by side with this one).
 Each round times every (config, version) pair for a fixed slice of CPU time, alternating;
 the medians over rounds are compared. Nothing is asserted: a benchmark, not a test.
+
+``--count`` adds what does not depend on the machine's load: the Python bytecode
+instructions, Python function calls and C function calls (numpy's included) of one
+training step, counted with ``sys.settrace``/``sys.setprofile``. It shows where the
+interpreter's work went up or down; the time inside numpy calls is not in it.
 """
 
 from __future__ import annotations
@@ -64,6 +69,33 @@ def training_step(package: str, cell: str, size: str) -> Callable[[], None]:
     return step
 
 
+def interpreter_work(step: Callable[[], None]) -> tuple[int, int, int]:
+    """(bytecode instructions, Python calls, C calls) of one call of ``step``."""
+    step()  # warm: first-call imports and caches are not part of a step
+    counts = [0, 0, 0]
+
+    def trace(frame: Any, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            counts[0] += 1
+        return trace
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            counts[1] += 1
+        elif event == "c_call":
+            counts[2] += 1
+
+    sys.setprofile(profile)
+    sys.settrace(trace)
+    try:
+        step()
+    finally:
+        sys.settrace(None)
+        sys.setprofile(None)
+    return counts[0], counts[1], counts[2]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", required=True, help="the commit to compare with (any git revision)")
@@ -71,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cells", default="RNN,LSTM,GRU")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=0.15, help="CPU seconds per pair per round")
+    parser.add_argument("--count", action="store_true", help="also count the interpreter's work per step")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         extract(args.base, Path(folder), "tinygrad_rnn_base")
@@ -78,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(ROOT))
         print(f"one training step, CPU ms (median of {args.rounds} rounds); base = {args.base}\n")
         print("| cell | size | base | working tree | working tree ÷ base |\n|---|---|---|---|---|")
+        counted: dict[tuple[str, str], list[tuple[int, int, int]]] = {}
         for cell in args.cells.split(","):
             for size in args.configs.split(","):
                 steps = {p: training_step(p, cell, size) for p in ("tinygrad_rnn_base", "tinygrad_rnn")}
@@ -92,6 +126,14 @@ def main(argv: list[str] | None = None) -> int:
                         samples[package].append((time.process_time() - start) / count)
                 base, new = (float(np.median(samples[p])) * 1e3 for p in steps)
                 print(f"| {cell} | {size} | {base:.3f} | {new:.3f} | {new / base:.2f} |")
+                if args.count:
+                    counted[cell, size] = [interpreter_work(step) for step in steps.values()]
+        if args.count:
+            print("\none training step, interpreter work: base → working tree (÷)\n")
+            print("| cell | size | bytecode instructions | Python calls | C calls |\n|---|---|---|---|---|")
+            for (cell, size), (old, new_) in counted.items():
+                cells = " | ".join(f"{a:,} → {b:,} ({b / a:.2f})" for a, b in zip(old, new_))
+                print(f"| {cell} | {size} | {cells} |")
     return 0
 
 

@@ -546,13 +546,18 @@ class _Gradients:
         elif isinstance(current, LazyGrad) and current.absorb(g):
             pass
         else:
-            if key not in self.owned:
-                current = current.dense() if isinstance(current, LazyGrad) else np.array(current)
-                self.owned.add(key)
-            if isinstance(g, LazyGrad):
-                g.add_to(current)
-            else:
-                np.add(current, g, out=current)
+            if key in self.owned or isinstance(current, LazyGrad) or isinstance(g, LazyGrad):
+                if key not in self.owned:
+                    current = current.dense() if isinstance(current, LazyGrad) else np.array(current)
+                if isinstance(g, LazyGrad):
+                    g.add_to(current)
+                else:
+                    np.add(current, g, out=current)
+            else:  # two plain arrays: their sum is the buffer (one pass, not a copy and an add)
+                current = current + g
+                if type(current) is not np.ndarray:  # 0-d arrays add up to a numpy scalar
+                    current = np.asarray(current)
+            self.owned.add(key)
             self.values[key] = current
 
     def pop(self, key: int) -> Any:
