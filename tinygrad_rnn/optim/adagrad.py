@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamGroup, Params, update_parameter
+from .optimizer import Optimizer, ParamGroup, Params, step_parameter
 
 
 class Adagrad(Optimizer):
@@ -73,4 +73,4 @@ class Adagrad(Optimizer):
             clr = lr / (1 + (state["step"] - 1) * lr_decay)
             state_sum = state["sum"]
             state_sum += grad * grad
-            update_parameter(p, p._data - clr * grad / (np.sqrt(state_sum) + eps))
+            step_parameter(p, clr * grad / (np.sqrt(state_sum) + eps))

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamGroup, Params, update_parameter
+from .optimizer import Optimizer, ParamGroup, Params, step_parameter
 
 
 class Adam(Optimizer):
@@ -71,12 +71,11 @@ class Adam(Optimizer):
             state["step"] += 1
             step = state["step"]
 
-            param = p._data
             if weight_decay != 0:
-                if decoupled:
-                    param = param * (1 - lr * weight_decay)
+                if decoupled:  # AdamW: the parameter decays in place first, as torch's mul_
+                    p._data *= 1 - lr * weight_decay
                 else:
-                    grad = grad + weight_decay * param
+                    grad = grad + weight_decay * p._data
 
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
             exp_avg += (1 - beta1) * (grad - exp_avg)
@@ -90,7 +89,7 @@ class Adam(Optimizer):
             else:
                 second_moment = exp_avg_sq
             denom = np.sqrt(second_moment) / bias_correction2_sqrt + eps
-            update_parameter(p, param - step_size * exp_avg / denom)
+            step_parameter(p, step_size * exp_avg / denom)
 
 
 class AdamW(Adam):

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamGroup, Params, update_parameter
+from .optimizer import Optimizer, ParamGroup, Params, step_parameter
 
 
 class RMSprop(Optimizer):
@@ -84,6 +84,6 @@ class RMSprop(Optimizer):
                 buf = state["momentum_buffer"]
                 buf *= momentum
                 buf += grad / avg
-                update_parameter(p, p._data - lr * buf)
+                step_parameter(p, lr * buf)
             else:
-                update_parameter(p, p._data - lr * grad / avg)
+                step_parameter(p, lr * grad / avg)

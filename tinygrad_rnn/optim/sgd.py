@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .optimizer import Optimizer, ParamGroup, Params, update_parameter
+from .optimizer import Optimizer, ParamGroup, Params, step_parameter
 
 
 class SGD(Optimizer):
@@ -62,4 +62,4 @@ class SGD(Optimizer):
                     buf *= momentum
                     buf += (1 - dampening) * grad
                 grad = grad + momentum * buf if nesterov else buf
-            update_parameter(p, p._data - lr * grad)
+            step_parameter(p, lr * grad)
