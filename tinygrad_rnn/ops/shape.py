@@ -103,6 +103,8 @@ def _normalize_index(index: Any) -> tuple[Any, bool]:
     tensor is an integer."""
     if type(index) is int:  # a step of a sequence: the common case
         return index, False
+    if type(index) is slice and (index.step is None or index.step > 0):
+        return index, False
     if isinstance(index, TwoStage):
         return index, True
     if type(index) is tuple and _plain_slices(index):
