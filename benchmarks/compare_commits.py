@@ -9,6 +9,10 @@ another name (the package imports itself relatively, so it runs side by side wit
 Each round times every (config, version) pair for a fixed slice of CPU time, alternating;
 the medians over rounds are compared. Nothing is asserted: a benchmark, not a test.
 
+``--chains`` times the engine alone the same way: per op of a chain of 100 ``tanh`` (recording
+only, and recording plus the backward walk) and of 25 ``((y @ w) * y + y).tanh()`` steps with
+backward, on (4, 8) float64 tensors, where the arithmetic is negligible.
+
 ``--count`` adds what does not depend on the machine's load: the Python bytecode
 instructions, Python function calls and C function calls (numpy's included) of one
 training step, counted with ``sys.settrace``/``sys.setprofile``. It shows where the
@@ -69,6 +73,32 @@ def training_step(package: str, cell: str, size: str) -> Callable[[], None]:
     return step
 
 
+def engine_chains(package: str) -> dict[str, Callable[[], None]]:
+    """Graphs whose cost is the engine's: per op, recording and the backward walk."""
+    tg: Any = importlib.import_module(package)
+    rng = np.random.default_rng(0)
+    x = tg.Tensor(rng.standard_normal((4, 8)), requires_grad=True)
+    w = tg.Tensor(rng.standard_normal((8, 8)) * 0.3, requires_grad=True)
+
+    def tanh_chain() -> Any:
+        y = x
+        for _ in range(100):
+            y = y.tanh()
+        return y
+
+    def mixed() -> None:
+        y = x
+        for _ in range(25):  # 4 ops per round: 100 ops
+            y = ((y @ w) * y + y).tanh()
+        y.sum().backward()
+
+    return {
+        "tanh chain, forward": tanh_chain,
+        "tanh chain, forward and backward": lambda: tanh_chain().sum().backward(),
+        "matmul, mul, add, tanh, forward and backward": mixed,
+    }
+
+
 def interpreter_work(step: Callable[[], None]) -> tuple[int, int, int]:
     """(bytecode instructions, Python calls, C calls) of one call of ``step``."""
     step()  # warm: first-call imports and caches are not part of a step
@@ -104,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=0.15, help="CPU seconds per pair per round")
     parser.add_argument("--count", action="store_true", help="also count the interpreter's work per step")
+    parser.add_argument("--chains", action="store_true", help="also time the engine alone on chains of ops")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         extract(args.base, Path(folder), "tinygrad_rnn_base")
@@ -128,6 +159,22 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"| {cell} | {size} | {base:.3f} | {new:.3f} | {new / base:.2f} |")
                 if args.count:
                     counted[cell, size] = [interpreter_work(step) for step in steps.values()]
+        if args.chains:
+            print(f"\nµs per op of 100-op graphs, CPU time (median of {args.rounds} rounds)\n")
+            print("| graph | base | working tree | working tree ÷ base |\n|---|---|---|---|")
+            chains = {p: engine_chains(p) for p in ("tinygrad_rnn_base", "tinygrad_rnn")}
+            for name in chains["tinygrad_rnn"]:
+                runs = {p: chains[p][name] for p in chains}
+                per_op: dict[str, list[float]] = {p: [] for p in runs}
+                for _ in range(args.rounds):
+                    for package, run in runs.items():
+                        start, count = time.process_time(), 0
+                        while time.process_time() - start < args.seconds:
+                            run()
+                            count += 1
+                        per_op[package].append((time.process_time() - start) / count / 100)
+                base, new = (float(np.median(per_op[p])) * 1e6 for p in runs)
+                print(f"| {name} | {base:.2f} | {new:.2f} | {new / base:.2f} |")
         if args.count:
             print("\none training step, interpreter work: base → working tree (÷)\n")
             print("| cell | size | bytecode instructions | Python calls | C calls |\n|---|---|---|---|---|")
