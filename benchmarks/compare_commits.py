@@ -116,13 +116,14 @@ def interpreter_work(step: Callable[[], None]) -> tuple[int, int, int]:
         elif event == "c_call":
             counts[2] += 1
 
+    tracing, profiling = sys.gettrace(), sys.getprofile()  # a coverage run's tracer goes back after
     sys.setprofile(profile)
     sys.settrace(trace)
     try:
         step()
     finally:
-        sys.settrace(None)
-        sys.setprofile(None)
+        sys.settrace(tracing)
+        sys.setprofile(profiling)
     return counts[0], counts[1], counts[2]
 
 

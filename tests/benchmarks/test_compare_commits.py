@@ -4,6 +4,7 @@ its interpreter-work count is exact (no timing is asserted)."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_interpreter_work_is_the_same_for_the_same_step():
     step = compare_commits.training_step("tinygrad_rnn", "LSTM", "tiny")
+    tracing, profiling = sys.gettrace(), sys.getprofile()
     first, second = compare_commits.interpreter_work(step), compare_commits.interpreter_work(step)
+    assert (sys.gettrace(), sys.getprofile()) == (tracing, profiling)  # coverage keeps measuring
     assert first == second
     instructions, python_calls, c_calls = first
     assert instructions > 10_000 and python_calls > 500 and c_calls > 500
