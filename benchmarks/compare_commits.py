@@ -73,6 +73,21 @@ def training_step(package: str, cell: str, size: str) -> Callable[[], None]:
     return step
 
 
+def interleaved(runs: dict[str, Callable[[], Any]], rounds: int, seconds: float) -> list[float]:
+    """Median CPU seconds per call of each of ``runs``: every round calls each for ``seconds``
+    of CPU time in turn (after one warm-up call), so load changes hit all of them alike."""
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            run()
+            start, count = time.process_time(), 0
+            while time.process_time() - start < seconds:
+                run()
+                count += 1
+            samples[name].append((time.process_time() - start) / count)
+    return [float(np.median(samples[name])) for name in runs]
+
+
 def engine_chains(package: str) -> dict[str, Callable[[], None]]:
     """Graphs whose cost is the engine's: per op, recording and the backward walk."""
     tg: Any = importlib.import_module(package)
@@ -147,16 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         for cell in args.cells.split(","):
             for size in args.configs.split(","):
                 steps = {p: training_step(p, cell, size) for p in ("tinygrad_rnn_base", "tinygrad_rnn")}
-                samples: dict[str, list[float]] = {p: [] for p in steps}
-                for _ in range(args.rounds):
-                    for package, step in steps.items():
-                        step()
-                        start, count = time.process_time(), 0
-                        while time.process_time() - start < args.seconds:
-                            step()
-                            count += 1
-                        samples[package].append((time.process_time() - start) / count)
-                base, new = (float(np.median(samples[p])) * 1e3 for p in steps)
+                base, new = (t * 1e3 for t in interleaved(steps, args.rounds, args.seconds))
                 print(f"| {cell} | {size} | {base:.3f} | {new:.3f} | {new / base:.2f} |")
                 if args.count:
                     counted[cell, size] = [interpreter_work(step) for step in steps.values()]
@@ -166,15 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             chains = {p: engine_chains(p) for p in ("tinygrad_rnn_base", "tinygrad_rnn")}
             for name in chains["tinygrad_rnn"]:
                 runs = {p: chains[p][name] for p in chains}
-                per_op: dict[str, list[float]] = {p: [] for p in runs}
-                for _ in range(args.rounds):
-                    for package, run in runs.items():
-                        start, count = time.process_time(), 0
-                        while time.process_time() - start < args.seconds:
-                            run()
-                            count += 1
-                        per_op[package].append((time.process_time() - start) / count / 100)
-                base, new = (float(np.median(per_op[p])) * 1e6 for p in runs)
+                base, new = (t / 100 * 1e6 for t in interleaved(runs, args.rounds, args.seconds))
                 print(f"| {name} | {base:.2f} | {new:.2f} | {new / base:.2f} |")
         if args.count:
             print("\none training step, interpreter work: base → working tree (÷)\n")
