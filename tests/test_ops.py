@@ -282,3 +282,28 @@ def test_a_weight_shared_by_many_products_and_a_dense_use_sums_like_torch():
         return (h * w.sum(0)).sum(1) + (x[0] @ v.T).sum(1)
 
     check_op(f, torch_f, [randn(4, 2, 3), randn(3, 3) * 0.5, randn(3, 3) * 0.5])
+
+
+def test_gradients_of_many_slices_of_one_tensor_sum_like_torch():
+    """The sparse gradients of slices of one tensor (chunks, steps, index arrays with repeats)
+    absorb each other and are written into one buffer: the sum must be torch's."""
+
+    def f(x):
+        a, b, c = x.chunk(3, -1)
+        picked = x[:, [0, 0, 5]]
+        return (a.tanh() * b + c).sum(1) + x[1].sum() + picked.sum(1) * x[0, 2]
+
+    check_op(f, f, [randn(3, 6)])
+
+
+def test_a_sparse_gradient_of_several_slices_converts_every_slice():
+    from tinygrad_rnn.ops.shape import SparseGrad
+
+    rows = SparseGrad((4, 3), (slice(0, 2),), np.ones((2, 3), np.float32), False)
+    repeated = SparseGrad((4, 3), (np.array([3, 3]),), np.full((2, 3), 2, np.float32), True)
+    assert rows.absorb(repeated)
+    converted = rows.astype(np.float64)
+    assert converted.dtype == np.float64 and converted.shape == (4, 3)
+    expected = np.array([[1, 1, 1], [1, 1, 1], [0, 0, 0], [4, 4, 4]], dtype=np.float64)
+    np.testing.assert_array_equal(converted.dense(), expected)
+    assert converted.dense().dtype == np.float64

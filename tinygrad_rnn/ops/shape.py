@@ -268,8 +268,9 @@ class SparseGrad(LazyGrad):
         return True
 
     def astype(self, dtype: Any) -> SparseGrad:
-        grad = SparseGrad(self.shape, None, np.empty(0, dtype), False)
-        grad.pieces = [(index, values.astype(dtype), advanced) for index, values, advanced in self.pieces]
+        index, values, advanced = self.pieces[0]
+        grad = SparseGrad(self.shape, index, values.astype(dtype), advanced)
+        grad.pieces += [(i, v.astype(dtype), a) for i, v, a in self.pieces[1:]]
         return grad
 
 
